@@ -1,0 +1,111 @@
+//! Queries.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::{
+    cursor, state,
+    types::{
+        Message, MessageConnection, MessageEdge, PageInfo, Room, RoomConnection, RoomEdge, User,
+    },
+    viewer,
+};
+use crate::{
+    error::AppError,
+    services::{messages, rooms, users},
+};
+
+/// The root query type.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let viewer = viewer(ctx)?;
+        users::by_id(&state(ctx).db, viewer)
+            .await?
+            .map(User)
+            .ok_or_else(|| AppError::Unauthenticated("the signed-in user no longer exists").into())
+    }
+
+    /// Rooms, most recently active first.
+    async fn rooms(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        search: Option<String>,
+        #[graphql(default = false)] member_only: bool,
+    ) -> Result<RoomConnection> {
+        let viewer = viewer(ctx)?;
+        let q = rooms::RoomQuery {
+            first: cursor::page_size(first, "first")?,
+            after: after
+                .as_deref()
+                .map(|c| cursor::parse_room(c, "after"))
+                .transpose()?,
+            search,
+            member_only,
+        };
+        let (rows, more) = rooms::list(&state(ctx).db, viewer, &q).await?;
+        let edges: Vec<RoomEdge> = rows
+            .into_iter()
+            .map(|r| RoomEdge {
+                cursor: cursor::room(r.activity_at, r.id),
+                node: Room(r.into()),
+            })
+            .collect();
+        Ok(RoomConnection {
+            page_info: PageInfo {
+                has_next_page: more,
+                has_previous_page: q.after.is_some(),
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+
+    /// One room by id; null when there is none.
+    async fn room(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Room>> {
+        viewer(ctx)?;
+        let id = cursor::parse_id(&id, "id")?;
+        Ok(rooms::get(&state(ctx).db, id).await?.map(Room))
+    }
+
+    /// The newest `last` messages before `before`, oldest first within the page. Members only.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        #[graphql(default = 50)] last: i32,
+        before: Option<String>,
+    ) -> Result<MessageConnection> {
+        let viewer = viewer(ctx)?;
+        let room_id = cursor::parse_id(&room_id, "roomId")?;
+        let last = cursor::page_size(last, "last")?;
+        let before = before
+            .as_deref()
+            .map(|c| cursor::parse_message(c, "before"))
+            .transpose()?;
+        let db = &state(ctx).db;
+        rooms::require_member(db, viewer, room_id).await?;
+        let (rows, more) = messages::page(db, room_id, last, before).await?;
+        let edges: Vec<MessageEdge> = rows
+            .into_iter()
+            .map(|m| MessageEdge {
+                cursor: cursor::message(m.id),
+                node: Message::new(m),
+            })
+            .collect();
+        Ok(MessageConnection {
+            page_info: PageInfo {
+                has_previous_page: more,
+                has_next_page: before.is_some(),
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+}

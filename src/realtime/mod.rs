@@ -1,0 +1,157 @@
+//! Real-time delivery: event types, the outbox relay, the in-process hub and presence.
+//!
+//! This is the one place that knows whether Centrifugo is configured; the rest of the code
+//! publishes events and subscribes to rooms through [`Realtime`].
+
+pub mod event;
+pub mod hub;
+pub mod presence;
+pub mod relay;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use self::{event::RoomEvent, hub::Hub, presence::Presence, relay::Pending};
+use crate::{db::Db, services::rooms};
+
+/// How events leave this node.
+#[derive(Clone)]
+pub enum Sink {
+    /// Straight into this node's hub.
+    InProcess(Arc<Hub>),
+}
+
+/// What a publish of a batch achieved: the first `count` events went out.
+pub struct Published {
+    /// Events published, from the start of the batch.
+    pub count: usize,
+    /// Why the rest did not, if they did not.
+    pub error: Option<anyhow::Error>,
+}
+
+impl Sink {
+    /// Publishes events in order, stopping at the first failure.
+    pub async fn publish(&self, batch: &[Pending]) -> Published {
+        match self {
+            Self::InProcess(hub) => {
+                for p in batch {
+                    hub.publish(p.event.clone());
+                }
+                Published {
+                    count: batch.len(),
+                    error: None,
+                }
+            }
+        }
+    }
+}
+
+/// Which transport carries events to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum RealtimeMode {
+    /// Published to Centrifugo; subscriptions are fed back from it.
+    Centrifugo,
+    /// Served from this process alone.
+    InProcess,
+}
+
+/// The realtime side of the application, shared by resolvers and the relay.
+pub struct Realtime {
+    /// This node's fan-out.
+    pub hub: Arc<Hub>,
+    /// Live subscriptions on this node.
+    pub presence: Arc<Presence>,
+    db: Db,
+    typing: TypingLimiter,
+}
+
+impl Realtime {
+    /// In-process realtime over `db`.
+    pub fn in_process(db: Db) -> Self {
+        Self {
+            hub: Arc::new(Hub::new(1024)),
+            presence: Arc::default(),
+            db,
+            typing: TypingLimiter::new(Duration::from_secs(1)),
+        }
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> RealtimeMode {
+        RealtimeMode::InProcess
+    }
+
+    /// The sink the relay publishes to.
+    pub fn sink(&self) -> Sink {
+        Sink::InProcess(self.hub.clone())
+    }
+
+    /// Publishes an ephemeral event (typing) unless the same user typed in the same room
+    /// less than a second ago; returns whether it was published.
+    pub async fn publish_typing(&self, user_id: i64, event: RoomEvent) -> bool {
+        if !self.typing.allow(user_id, event.room_id()) {
+            return false;
+        }
+        self.hub.publish(event);
+        true
+    }
+
+    /// Users with a live subscription covering `room_id`.
+    pub async fn online(&self, room_id: i64) -> crate::error::AppResult<Vec<i64>> {
+        let members = rooms::member_ids(&self.db, room_id).await?;
+        Ok(self
+            .presence
+            .online(room_id, &members)
+            .into_iter()
+            .filter(|u| members.contains(u))
+            .collect())
+    }
+}
+
+/// At most one typing event per user and room per interval.
+struct TypingLimiter {
+    interval: Duration,
+    last: Mutex<HashMap<(i64, i64), Instant>>,
+}
+
+impl TypingLimiter {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: Mutex::default(),
+        }
+    }
+
+    fn allow(&self, user_id: i64, room_id: i64) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.len() > 10_000 {
+            let interval = self.interval;
+            last.retain(|_, t| t.elapsed() < interval);
+        }
+        let now = Instant::now();
+        match last.get(&(user_id, room_id)) {
+            Some(t) if now.duration_since(*t) < self.interval => false,
+            _ => {
+                last.insert((user_id, room_id), now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_is_limited_per_user_and_room() {
+        let l = TypingLimiter::new(Duration::from_secs(60));
+        assert!(l.allow(1, 1));
+        assert!(!l.allow(1, 1));
+        assert!(l.allow(1, 2));
+        assert!(l.allow(2, 1));
+    }
+}

@@ -1,0 +1,104 @@
+//! The outbox relay: publishes committed events in order, then deletes them.
+//!
+//! It wakes on every local commit that wrote to the outbox, and also every second, which
+//! picks up leftovers from a crash and rows committed by other processes.
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::watch;
+
+use super::{Sink, event::RoomEvent};
+use crate::{db::Db, entities::outbox};
+
+/// Rows read per round.
+const BATCH: u64 = 500;
+/// Longest wait between rounds when nothing signals.
+const POLL: Duration = Duration::from_secs(1);
+
+/// An outbox row ready to publish.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Outbox id: the event's identity, unique and increasing in commit order per room.
+    pub id: i64,
+    /// The event.
+    pub event: RoomEvent,
+    /// The event's JSON exactly as stored.
+    pub payload: String,
+}
+
+/// Runs until `shutdown` turns true, then drains once more.
+pub async fn run(db: Db, sink: Sink, mut shutdown: watch::Receiver<bool>) {
+    let signal = db.outbox_signal();
+    let mut failures = 0u32;
+    loop {
+        match drain(&db, &sink).await {
+            Ok(n) if n as u64 == BATCH => continue,
+            Ok(_) => failures = 0,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(error = ?err, failures, "outbox relay round failed; retrying");
+                let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = signal.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            let _ = drain(&db, &sink).await;
+            break;
+        }
+    }
+}
+
+/// Publishes one batch in id order; returns how many rows it read. Rows are deleted only
+/// once published; a failure stops the batch so later events never overtake earlier ones.
+pub async fn drain(db: &Db, sink: &Sink) -> anyhow::Result<usize> {
+    let rows = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Id)
+        .limit(BATCH)
+        .all(&db.conn)
+        .await?;
+    let n = rows.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut pending = Vec::with_capacity(n);
+    let mut broken = Vec::new();
+    for row in rows {
+        match serde_json::from_str::<RoomEvent>(&row.payload) {
+            Ok(event) => pending.push(Pending {
+                id: row.id,
+                event,
+                payload: row.payload,
+            }),
+            Err(err) => {
+                // Unreadable rows cannot be fixed by retrying: log and drop them.
+                tracing::error!(outbox_id = row.id, error = %err, "dropping unreadable outbox row");
+                broken.push(row.id);
+            }
+        }
+    }
+    let published = sink.publish(&pending).await;
+    let mut done: Vec<i64> = pending[..published.count].iter().map(|p| p.id).collect();
+    done.extend(broken);
+    if !done.is_empty() {
+        outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(done))
+            .exec(&db.conn)
+            .await?;
+    }
+    match published.error {
+        Some(err) => Err(err),
+        None => Ok(n),
+    }
+}
