@@ -18,6 +18,7 @@ use axum::{
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tower_http::{
+    limit::RequestBodyLimitLayer,
     services::{ServeDir, ServeFile},
     trace::TraceLayer,
 };
@@ -64,7 +65,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let realtime = Realtime::in_process(db.clone());
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let relay = tokio::spawn(relay::run(db.clone(), realtime.sink(), shutdown_rx));
+    let relay = if config.run_relay {
+        tokio::spawn(relay::run(db.clone(), realtime.sink(), shutdown_rx))
+    } else {
+        tokio::spawn(async {})
+    };
     let state = Arc::new(AppState {
         auth: Auth::new(config.jwt_key(), config.access_ttl, config.refresh_ttl),
         db,
@@ -145,6 +150,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .fallback_service(spa)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state((state, schema))
 }
@@ -176,9 +182,8 @@ async fn graphql_post(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let caller = caller_from(&state, auth);
-    let request = request
-        .into_inner()
-        .data(graphql::request_data(&state, caller));
+    let mut request = request.into_inner();
+    graphql::insert_request_data(&mut request.data, &state, caller);
     schema.execute(request).await.into()
 }
 

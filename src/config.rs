@@ -127,6 +127,9 @@ pub struct Config {
     pub access_ttl: Duration,
     /// Lifetime of refresh tokens.
     pub refresh_ttl: Duration,
+    /// Whether this process runs an outbox relay (one that does not leaves its events to
+    /// the relays of other processes on the same database).
+    pub run_relay: bool,
 }
 
 /// The SQLite file used when `DATABASE_URL` is unset.
@@ -202,6 +205,7 @@ impl Settings {
             web_dir: self.web_dir,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            run_relay: true,
         })
     }
 }
@@ -218,6 +222,7 @@ impl Config {
             web_dir: PathBuf::from("web/dist"),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            run_relay: true,
         }
     }
 

@@ -5,7 +5,7 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 use anyhow::Context;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqlxSqliteConnector, Statement, TransactionTrait,
+    SqliteTransactionMode, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,7 +118,15 @@ impl Db {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
-        let txn = self.conn.begin().await?;
+        // IMMEDIATE takes SQLite's write lock up front, so a transaction that reads before
+        // it writes cannot fail with a stale snapshot when another writer committed first.
+        let txn = self
+            .conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
         Ok(WriteTx {
             txn,
             _writer: writer,

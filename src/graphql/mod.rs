@@ -75,12 +75,18 @@ pub fn viewer(ctx: &Context<'_>) -> AppResult<i64> {
 
 /// Per-request data: the caller and fresh DataLoaders (their caches last one request).
 pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    insert_request_data(&mut data, state, caller);
+    data
+}
+
+/// Adds the caller and fresh DataLoaders to `data`.
+pub fn insert_request_data(data: &mut async_graphql::Data, state: &Arc<AppState>, caller: Caller) {
     let viewer = match caller {
         Caller::User(v) => Some(v.user_id),
         _ => None,
     };
     let db = state.db.clone();
-    let mut data = async_graphql::Data::default();
     data.insert(caller);
     data.insert(DataLoader::new(
         loaders::UserLoader(db.clone()),
@@ -98,5 +104,4 @@ pub fn request_data(state: &Arc<AppState>, caller: Caller) -> async_graphql::Dat
         loaders::MembershipLoader { db, viewer },
         tokio::spawn,
     ));
-    data
 }

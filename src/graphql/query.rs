@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{
     cursor, state,
     types::{
-        Message, MessageConnection, MessageEdge, PageInfo, Room, RoomConnection, RoomEdge, User,
+        Message, MessageConnection, MessageEdge, PageInfo, RealtimeInfo, Room, RoomConnection,
+        RoomEdge, User,
     },
     viewer,
 };
@@ -32,20 +33,20 @@ impl Query {
     async fn rooms(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
         search: Option<String>,
-        #[graphql(default = false)] member_only: bool,
+        #[graphql(default_with = "Some(false)")] member_only: Option<bool>,
     ) -> Result<RoomConnection> {
         let viewer = viewer(ctx)?;
         let q = rooms::RoomQuery {
-            first: cursor::page_size(first, "first")?,
+            first: cursor::page_size(first.unwrap_or(20), "first")?,
             after: after
                 .as_deref()
                 .map(|c| cursor::parse_room(c, "after"))
                 .transpose()?,
             search,
-            member_only,
+            member_only: member_only.unwrap_or(false),
         };
         let (rows, more) = rooms::list(&state(ctx).db, viewer, &q).await?;
         let edges: Vec<RoomEdge> = rows
@@ -78,12 +79,12 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         room_id: ID,
-        #[graphql(default = 50)] last: i32,
+        #[graphql(default_with = "Some(50)")] last: Option<i32>,
         before: Option<String>,
     ) -> Result<MessageConnection> {
         let viewer = viewer(ctx)?;
         let room_id = cursor::parse_id(&room_id, "roomId")?;
-        let last = cursor::page_size(last, "last")?;
+        let last = cursor::page_size(last.unwrap_or(50), "last")?;
         let before = before
             .as_deref()
             .map(|c| cursor::parse_message(c, "before"))
@@ -106,6 +107,19 @@ impl Query {
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
+        })
+    }
+
+    /// How to receive events in real time: the mode, and with Centrifugo the URL and a
+    /// connection token for it.
+    async fn realtime(&self, ctx: &Context<'_>) -> Result<RealtimeInfo> {
+        let viewer = viewer(ctx)?;
+        let access = state(ctx).realtime.client_access(viewer)?;
+        Ok(RealtimeInfo {
+            mode: access.mode,
+            centrifugo_url: access.ws_url,
+            connection_token: access.connection_token,
+            personal_channel: access.personal_channel,
         })
     }
 }

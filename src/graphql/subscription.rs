@@ -140,7 +140,13 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<RoomEventUnion>> + use<>> {
         let viewer = viewer(ctx)?;
         let room_id = cursor::parse_id(&room_id, "roomId")?;
-        let after = after.map(|a| cursor::parse_id(&a, "after")).transpose()?;
+        // `after: "0"` replays the room from its first message.
+        let after = after
+            .map(|a| match a.as_str() {
+                "0" => Ok(0),
+                _ => cursor::parse_id(&a, "after"),
+            })
+            .transpose()?;
         let state = state(ctx).clone();
         rooms::require_member(&state.db, viewer, room_id).await?;
         // Live first, then the database: whatever commits in between is seen twice at
@@ -252,7 +258,7 @@ impl Subscription {
                     },
                     Some((_, next)) = rooms_live.next(), if !rooms_live.is_empty() => match next {
                         Ok(item) => {
-                            if !item.event.member_change().is_some_and(|(u, _)| u == viewer) {
+                            if item.event.member_change().is_none_or(|(u, _)| u != viewer) {
                                 yield Ok(item.event.clone().into());
                             }
                         }

@@ -237,3 +237,16 @@ impl From<crate::services::users::Session> for AuthPayload {
         }
     }
 }
+
+/// How this viewer receives events in real time.
+#[derive(SimpleObject)]
+pub struct RealtimeInfo {
+    /// `CENTRIFUGO` or `IN_PROCESS`.
+    pub mode: crate::realtime::RealtimeMode,
+    /// Centrifugo's WebSocket URL; null in `IN_PROCESS` mode.
+    pub centrifugo_url: Option<String>,
+    /// A Centrifugo connection JWT; null in `IN_PROCESS` mode.
+    pub connection_token: Option<String>,
+    /// The viewer's personal channel, e.g. `personal:#42`.
+    pub personal_channel: String,
+}

@@ -58,6 +58,19 @@ pub enum RealtimeMode {
     InProcess,
 }
 
+/// How a client connects for real-time events.
+#[derive(Debug, Clone)]
+pub struct ClientAccess {
+    /// The transport.
+    pub mode: RealtimeMode,
+    /// Centrifugo's WebSocket URL, in Centrifugo mode.
+    pub ws_url: Option<String>,
+    /// A Centrifugo connection token, in Centrifugo mode.
+    pub connection_token: Option<String>,
+    /// The viewer's personal channel.
+    pub personal_channel: String,
+}
+
 /// The realtime side of the application, shared by resolvers and the relay.
 pub struct Realtime {
     /// This node's fan-out.
@@ -99,6 +112,16 @@ impl Realtime {
         true
     }
 
+    /// What a client needs to receive `viewer`'s events.
+    pub fn client_access(&self, viewer: i64) -> crate::error::AppResult<ClientAccess> {
+        Ok(ClientAccess {
+            mode: self.mode(),
+            ws_url: None,
+            connection_token: None,
+            personal_channel: personal_channel(viewer),
+        })
+    }
+
     /// Users with a live subscription covering `room_id`.
     pub async fn online(&self, room_id: i64) -> crate::error::AppResult<Vec<i64>> {
         let members = rooms::member_ids(&self.db, room_id).await?;
@@ -109,6 +132,16 @@ impl Realtime {
             .filter(|u| members.contains(u))
             .collect())
     }
+}
+
+/// The Centrifugo channel of one user's events.
+pub fn personal_channel(user_id: i64) -> String {
+    format!("personal:#{user_id}")
+}
+
+/// The Centrifugo channel of one room's events.
+pub fn room_channel(room_id: i64) -> String {
+    format!("room:{room_id}")
 }
 
 /// At most one typing event per user and room per interval.

@@ -1,0 +1,11 @@
+//! Integration tests: every test talks to a real server on port 0 over a fresh database.
+
+mod auth;
+mod health;
+mod helpers;
+mod limits;
+mod messages;
+mod rooms;
+mod schema;
+mod subscriptions;
+mod ws_client;
