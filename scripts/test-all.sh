@@ -27,9 +27,11 @@ step "interoperability: npm graphql-ws client"
 cargo build -p chatgql
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error && CHATGQL_BIN="$PWD/../../target/debug/chatgql" node --test)
 
-if [ -f web/package.json ]; then
-  step "web client: unit tests and build"
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
-fi
+step "web client: unit tests and build"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
+
+step "web client: end to end in headless Chromium (in-process realtime)"
+scripts/chromium.sh >/dev/null
+scripts/e2e.sh
 
 step "all checks passed"
