@@ -63,7 +63,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
-    let realtime = Realtime::in_process(db.clone());
+    let realtime = Realtime::new(db.clone(), config.centrifugo.clone())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let relay = if config.run_relay {
         tokio::spawn(relay::run(db.clone(), realtime.sink(), shutdown_rx))
@@ -228,15 +228,34 @@ async fn graphiql(State((state, _)): State<Shared>) -> Response {
 }
 
 async fn readyz(State((state, _)): State<Shared>) -> Response {
-    match state.db.ping(Duration::from_secs(2)).await {
-        Ok(()) => Json(serde_json::json!({"status": "ready", "database": "ok"})).into_response(),
-        Err(err) => {
-            tracing::warn!(error = ?err, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
-            )
-                .into_response()
+    let (db, centrifugo) = tokio::join!(
+        state.db.ping(Duration::from_secs(2)),
+        tokio::time::timeout(Duration::from_secs(2), state.realtime.check())
+    );
+    let mut body = serde_json::json!({"status": "ready", "database": "ok"});
+    let mut ready = true;
+    if let Err(err) = db {
+        tracing::warn!(error = ?err, "readiness: database unreachable");
+        body["database"] = "unreachable".into();
+        ready = false;
+    }
+    match centrifugo {
+        Ok(None) => {}
+        Ok(Some(Ok(()))) => body["centrifugo"] = "ok".into(),
+        Ok(Some(Err(err))) => {
+            tracing::warn!(error = %err, "readiness: Centrifugo unreachable");
+            body["centrifugo"] = "unreachable".into();
+            ready = false;
         }
+        Err(_) => {
+            body["centrifugo"] = "timeout".into();
+            ready = false;
+        }
+    }
+    if ready {
+        Json(body).into_response()
+    } else {
+        body["status"] = "unavailable".into();
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }

@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{
     cursor, state,
     types::{
-        Message, MessageConnection, MessageEdge, PageInfo, RealtimeInfo, Room, RoomConnection,
-        RoomEdge, User,
+        ChannelToken, Message, MessageConnection, MessageEdge, PageInfo, RealtimeInfo, Room,
+        RoomConnection, RoomEdge, User,
     },
     viewer,
 };
@@ -121,5 +121,13 @@ impl Query {
             connection_token: access.connection_token,
             personal_channel: access.personal_channel,
         })
+    }
+
+    /// A subscription token for the room's Centrifugo channel `room:<id>`. Members only.
+    async fn room_channel_token(&self, ctx: &Context<'_>, room_id: ID) -> Result<ChannelToken> {
+        let viewer = viewer(ctx)?;
+        let room_id = cursor::parse_id(&room_id, "roomId")?;
+        let (channel, token) = state(ctx).realtime.room_token(viewer, room_id).await?;
+        Ok(ChannelToken { channel, token })
     }
 }

@@ -195,7 +195,11 @@ impl Subscription {
                         yield Err(lagged(n));
                         break;
                     }
-                    Err(RecvError::Closed) => break,
+                    Err(RecvError::Closed) => {
+                        // The transport lost events (the hub dropped the room's ring).
+                        yield Err(lagged(0));
+                        break;
+                    }
                 }
             }
         })

@@ -250,3 +250,12 @@ pub struct RealtimeInfo {
     /// The viewer's personal channel, e.g. `personal:#42`.
     pub personal_channel: String,
 }
+
+/// A Centrifugo channel and the subscription token that opens it.
+#[derive(SimpleObject)]
+pub struct ChannelToken {
+    /// The channel, e.g. `room:7`.
+    pub channel: String,
+    /// Subscription JWT for that channel.
+    pub token: String,
+}

@@ -13,9 +13,9 @@ use std::{
     },
 };
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use super::event::RoomEvent;
+use super::{centrifugo::Demand, event::RoomEvent};
 
 /// An event as delivered to subscribers: parsed once, shared by all.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub struct Hub {
     rooms: Mutex<HashMap<i64, broadcast::Sender<Item>>>,
     users: Mutex<HashMap<i64, broadcast::Sender<Item>>>,
     lagged: AtomicU64,
+    /// Where new rings are announced, so a bridge can follow their channels upstream.
+    demands: std::sync::OnceLock<mpsc::UnboundedSender<Demand>>,
 }
 
 impl Hub {
@@ -44,7 +46,36 @@ impl Hub {
             rooms: Mutex::default(),
             users: Mutex::default(),
             lagged: AtomicU64::new(0),
+            demands: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Announces every new room or user ring on `demands` (and the existing ones now).
+    pub fn announce_to(&self, demands: mpsc::UnboundedSender<Demand>) {
+        for room in lock(&self.rooms).keys() {
+            let _ = demands.send(Demand::Room(*room));
+        }
+        for user in lock(&self.users).keys() {
+            let _ = demands.send(Demand::User(*user));
+        }
+        let _ = self.demands.set(demands);
+    }
+
+    /// Delivers `event` to its room's subscribers only (the bridge's room channels).
+    pub fn publish_room(&self, event: RoomEvent) {
+        let room_id = event.room_id();
+        send(&self.rooms, room_id, &Arc::new(Delivery { event }));
+    }
+
+    /// Delivers a membership change to the user it concerns only.
+    pub fn publish_user(&self, user_id: i64, event: RoomEvent) {
+        send(&self.users, user_id, &Arc::new(Delivery { event }));
+    }
+
+    /// Ends every subscription of a room with an error, so clients resubscribe with
+    /// `after` and refetch what the transport lost.
+    pub fn fail_room(&self, room_id: i64) {
+        lock(&self.rooms).remove(&room_id);
     }
 
     /// Delivers `event` to the subscribers of its room and, for a membership change, to the
@@ -61,12 +92,20 @@ impl Hub {
 
     /// A receiver of a room's events from now on.
     pub fn subscribe_room(&self, room_id: i64) -> broadcast::Receiver<Item> {
-        subscribe(&self.rooms, room_id, self.capacity)
+        let (rx, new) = subscribe(&self.rooms, room_id, self.capacity);
+        if new && let Some(d) = self.demands.get() {
+            let _ = d.send(Demand::Room(room_id));
+        }
+        rx
     }
 
     /// A receiver of a user's membership changes from now on.
     pub fn subscribe_user(&self, user_id: i64) -> broadcast::Receiver<Item> {
-        subscribe(&self.users, user_id, 64)
+        let (rx, new) = subscribe(&self.users, user_id, 64);
+        if new && let Some(d) = self.demands.get() {
+            let _ = d.send(Demand::User(user_id));
+        }
+        rx
     }
 
     /// Counts a subscriber that fell behind.
@@ -103,14 +142,14 @@ fn subscribe(
     map: &Mutex<HashMap<i64, broadcast::Sender<Item>>>,
     key: i64,
     capacity: usize,
-) -> broadcast::Receiver<Item> {
+) -> (broadcast::Receiver<Item>, bool) {
     let mut map = lock(map);
     if let Some(tx) = map.get(&key) {
-        return tx.subscribe();
+        return (tx.subscribe(), false);
     }
     let (tx, rx) = broadcast::channel(capacity);
     map.insert(key, tx);
-    rx
+    (rx, true)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! This is the one place that knows whether Centrifugo is configured; the rest of the code
 //! publishes events and subscribes to rooms through [`Realtime`].
 
+pub mod centrifugo;
 pub mod event;
 pub mod hub;
 pub mod presence;
@@ -14,14 +15,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use self::{event::RoomEvent, hub::Hub, presence::Presence, relay::Pending};
-use crate::{db::Db, services::rooms};
+use self::{
+    centrifugo::Centrifugo, event::RoomEvent, hub::Hub, presence::Presence, relay::Pending,
+};
+use crate::{
+    config::CentrifugoConfig,
+    db::Db,
+    error::{AppError, AppResult},
+    services::rooms,
+};
 
 /// How events leave this node.
 #[derive(Clone)]
 pub enum Sink {
     /// Straight into this node's hub.
     InProcess(Arc<Hub>),
+    /// To Centrifugo's room and personal channels.
+    Centrifugo(Arc<Centrifugo>),
 }
 
 /// What a publish of a batch achieved: the first `count` events went out.
@@ -45,6 +55,7 @@ impl Sink {
                     error: None,
                 }
             }
+            Self::Centrifugo(c) => c.publish(batch).await,
         }
     }
 }
@@ -79,6 +90,7 @@ pub struct Realtime {
     pub presence: Arc<Presence>,
     db: Db,
     typing: TypingLimiter,
+    centrifugo: Option<Arc<Centrifugo>>,
 }
 
 impl Realtime {
@@ -89,17 +101,56 @@ impl Realtime {
             presence: Arc::default(),
             db,
             typing: TypingLimiter::new(Duration::from_secs(1)),
+            centrifugo: None,
         }
+    }
+
+    /// Realtime through Centrifugo when configured, in-process otherwise. With Centrifugo,
+    /// this node's hub is fed by a bridge connection to Centrifugo.
+    pub fn new(db: Db, centrifugo: Option<CentrifugoConfig>) -> anyhow::Result<Self> {
+        let mut realtime = Self::in_process(db.clone());
+        if let Some(config) = centrifugo {
+            let c = Arc::new(Centrifugo::new(config, db)?);
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            realtime.hub.announce_to(tx);
+            c.start_bridge(realtime.hub.clone(), rx);
+            realtime.centrifugo = Some(c);
+        }
+        Ok(realtime)
     }
 
     /// The mode in force.
     pub fn mode(&self) -> RealtimeMode {
-        RealtimeMode::InProcess
+        match self.centrifugo {
+            Some(_) => RealtimeMode::Centrifugo,
+            None => RealtimeMode::InProcess,
+        }
     }
 
     /// The sink the relay publishes to.
     pub fn sink(&self) -> Sink {
-        Sink::InProcess(self.hub.clone())
+        match &self.centrifugo {
+            Some(c) => Sink::Centrifugo(c.clone()),
+            None => Sink::InProcess(self.hub.clone()),
+        }
+    }
+
+    /// A subscription token for `room:<room_id>`; members only, Centrifugo mode only.
+    pub async fn room_token(&self, viewer: i64, room_id: i64) -> AppResult<(String, String)> {
+        let Some(c) = &self.centrifugo else {
+            return Err(AppError::bad_input(
+                "roomId",
+                "realtime runs in-process: there is no Centrifugo channel to subscribe to",
+            ));
+        };
+        rooms::require_member(&self.db, viewer, room_id).await?;
+        Ok((room_channel(room_id), c.room_token(viewer, room_id)))
+    }
+
+    /// Checks Centrifugo answers, where configured.
+    pub async fn check(&self) -> Option<anyhow::Result<()>> {
+        let c = self.centrifugo.as_ref()?;
+        Some(c.api.health().await.map_err(|e| anyhow::anyhow!("{e}")))
     }
 
     /// Publishes an ephemeral event (typing) unless the same user typed in the same room
@@ -108,16 +159,28 @@ impl Realtime {
         if !self.typing.allow(user_id, event.room_id()) {
             return false;
         }
-        self.hub.publish(event);
-        true
+        match &self.centrifugo {
+            Some(c) => match c.publish_one(&event, None, true).await {
+                Ok(()) => true,
+                Err(error) => {
+                    // Typing is best effort: an outage never fails the mutation.
+                    tracing::warn!(error = ?error, "typing event not published");
+                    false
+                }
+            },
+            None => {
+                self.hub.publish(event);
+                true
+            }
+        }
     }
 
     /// What a client needs to receive `viewer`'s events.
     pub fn client_access(&self, viewer: i64) -> crate::error::AppResult<ClientAccess> {
         Ok(ClientAccess {
             mode: self.mode(),
-            ws_url: None,
-            connection_token: None,
+            ws_url: self.centrifugo.as_ref().map(|c| c.ws_url().to_owned()),
+            connection_token: self.centrifugo.as_ref().map(|c| c.connection_token(viewer)),
             personal_channel: personal_channel(viewer),
         })
     }
@@ -125,6 +188,13 @@ impl Realtime {
     /// Users with a live subscription covering `room_id`.
     pub async fn online(&self, room_id: i64) -> crate::error::AppResult<Vec<i64>> {
         let members = rooms::member_ids(&self.db, room_id).await?;
+        if let Some(c) = &self.centrifugo {
+            let present = c.online(room_id).await.map_err(AppError::Internal)?;
+            return Ok(present
+                .into_iter()
+                .filter(|u| members.contains(u))
+                .collect());
+        }
         Ok(self
             .presence
             .online(room_id, &members)

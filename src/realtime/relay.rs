@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait,
+};
 use tokio::sync::watch;
 
 use super::{Sink, event::RoomEvent};
@@ -60,13 +63,43 @@ pub async fn run(db: Db, sink: Sink, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Advisory lock key (class, object) held by the one relay that may publish at a time.
+const RELAY_LOCK: (i32, i32) = (0x6367, 1);
+
 /// Publishes one batch in id order; returns how many rows it read. Rows are deleted only
 /// once published; a failure stops the batch so later events never overtake earlier ones.
+///
+/// On PostgreSQL several processes may share the database: each round runs in a
+/// transaction holding an advisory lock, so exactly one relay publishes at a time and
+/// every room's events go out once, in order.
 pub async fn drain(db: &Db, sink: &Sink) -> anyhow::Result<usize> {
+    if db.backend() != DbBackend::Postgres {
+        return drain_with(&db.conn, sink).await;
+    }
+    let tx = db.conn.begin().await?;
+    let locked = tx
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1, $2) AS locked",
+            [RELAY_LOCK.0.into(), RELAY_LOCK.1.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()?
+        .unwrap_or(false);
+    if !locked {
+        return Ok(0);
+    }
+    let result = drain_with(&tx, sink).await;
+    tx.commit().await?;
+    result
+}
+
+async fn drain_with(conn: &impl ConnectionTrait, sink: &Sink) -> anyhow::Result<usize> {
     let rows = outbox::Entity::find()
         .order_by_asc(outbox::Column::Id)
         .limit(BATCH)
-        .all(&db.conn)
+        .all(conn)
         .await?;
     let n = rows.len();
     if n == 0 {
@@ -94,7 +127,7 @@ pub async fn drain(db: &Db, sink: &Sink) -> anyhow::Result<usize> {
     if !done.is_empty() {
         outbox::Entity::delete_many()
             .filter(outbox::Column::Id.is_in(done))
-            .exec(&db.conn)
+            .exec(conn)
             .await?;
     }
     match published.error {

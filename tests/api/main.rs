@@ -1,6 +1,8 @@
 //! Integration tests: every test talks to a real server on port 0 over a fresh database.
 
 mod auth;
+mod centrifugo;
+mod centrifugo_server;
 mod health;
 mod helpers;
 mod limits;

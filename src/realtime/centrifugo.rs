@@ -1,0 +1,218 @@
+//! Centrifugo as the event transport: publishing (sink), tokens, presence, and the bridge
+//! that feeds this node's hub from Centrifugo so GraphQL subscribers on every node see
+//! events committed on any node.
+
+use std::{sync::Arc, time::Duration};
+
+use centrifugo::{ApiClient, Client, ClientConfig, ClientEvent, tokens};
+use secrecy::ExposeSecret;
+use tokio::sync::mpsc;
+
+use super::{
+    Published, event::RoomEvent, hub::Hub, personal_channel, relay::Pending, room_channel,
+};
+use crate::{config::CentrifugoConfig, db::Db, services::rooms};
+
+/// Personal channels per broadcast call.
+const BROADCAST_CHUNK: usize = 500;
+/// Lifetime of the tokens handed to clients.
+pub const TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// A channel this node's bridge should follow.
+#[derive(Debug, Clone, Copy)]
+pub enum Demand {
+    /// `room:<id>`: some local subscriber follows the room.
+    Room(i64),
+    /// `personal:#<id>`: some local subscriber follows that user's memberships.
+    User(i64),
+}
+
+/// Centrifugo connection state shared by the sink, the resolvers and the bridge.
+pub struct Centrifugo {
+    /// Server API client.
+    pub api: ApiClient,
+    config: CentrifugoConfig,
+    db: Db,
+    /// This node's identity on its own Centrifugo connection.
+    node_user: String,
+}
+
+impl Centrifugo {
+    /// A client for the configured server.
+    pub fn new(config: CentrifugoConfig, db: Db) -> anyhow::Result<Self> {
+        let api = ApiClient::new(
+            config.url.clone(),
+            config.api_key.expose_secret().to_owned(),
+            Duration::from_secs(5),
+        )
+        .map_err(|e| anyhow::anyhow!("Centrifugo API client: {e}"))?;
+        let node_user = format!("chatgql-node-{}", crate::auth::refresh::new_family());
+        Ok(Self {
+            api,
+            config,
+            db,
+            node_user,
+        })
+    }
+
+    /// The WebSocket URL for clients.
+    pub fn ws_url(&self) -> &str {
+        &self.config.ws_url
+    }
+
+    /// A connection token for `user_id`.
+    pub fn connection_token(&self, user_id: i64) -> String {
+        tokens::connection_token(self.secret(), &user_id.to_string(), TOKEN_TTL)
+    }
+
+    /// A subscription token for `user_id` on `room:<room_id>`.
+    pub fn room_token(&self, user_id: i64, room_id: i64) -> String {
+        tokens::subscription_token(
+            self.secret(),
+            &user_id.to_string(),
+            &room_channel(room_id),
+            TOKEN_TTL,
+        )
+    }
+
+    fn secret(&self) -> &str {
+        self.config.token_secret.expose_secret()
+    }
+
+    /// Users connected to `room:<room_id>` (this node's own connection excluded).
+    pub async fn online(&self, room_id: i64) -> anyhow::Result<Vec<i64>> {
+        let clients = self.api.presence(&room_channel(room_id)).await?;
+        let mut ids: Vec<i64> = clients.iter().filter_map(|c| c.user.parse().ok()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Publishes events in order: each to its room channel and to every member's personal
+    /// channel, with an idempotency key per event, so a retried publish is dropped.
+    pub async fn publish(&self, batch: &[Pending]) -> Published {
+        for (done, p) in batch.iter().enumerate() {
+            if let Err(error) = self
+                .publish_one(&p.event, Some(&format!("ev-{}", p.id)), false)
+                .await
+            {
+                return Published {
+                    count: done,
+                    error: Some(error),
+                };
+            }
+        }
+        Published {
+            count: batch.len(),
+            error: None,
+        }
+    }
+
+    /// Publishes one event; `ephemeral` events (typing) are kept out of history.
+    pub async fn publish_one(
+        &self,
+        event: &RoomEvent,
+        idempotency_key: Option<&str>,
+        ephemeral: bool,
+    ) -> anyhow::Result<()> {
+        let data = serde_json::to_value(event)?;
+        let room_id = event.room_id();
+        self.api
+            .publish(&room_channel(room_id), &data, idempotency_key, ephemeral)
+            .await
+            .map_err(|e| anyhow::anyhow!("publish to room:{room_id}: {e}"))?;
+        let mut members = rooms::member_ids(&self.db, room_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("members of room {room_id}: {e:?}"))?;
+        if let Some((user, false)) = event.member_change() {
+            // The one who left still hears of it on their own channel.
+            members.push(user);
+        }
+        let channels: Vec<String> = members.into_iter().map(personal_channel).collect();
+        for chunk in channels.chunks(BROADCAST_CHUNK) {
+            let replies = self
+                .api
+                .broadcast(chunk, &data, idempotency_key, ephemeral)
+                .await
+                .map_err(|e| anyhow::anyhow!("broadcast to personal channels: {e}"))?;
+            if let Some(Err(e)) = replies.into_iter().find(|r| r.is_err()) {
+                anyhow::bail!("broadcast to a personal channel: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts this node's bridge: one Centrifugo connection, following the channels the hub
+    /// demands and feeding what arrives into the hub.
+    pub fn start_bridge(
+        self: &Arc<Self>,
+        hub: Arc<Hub>,
+        mut demands: mpsc::UnboundedReceiver<Demand>,
+    ) {
+        let secret = self.secret().to_owned();
+        let user = self.node_user.clone();
+        let conn_secret = secret.clone();
+        let conn_user = user.clone();
+        let config = ClientConfig::new(
+            self.config.ws_url.clone(),
+            Arc::new(move || tokens::connection_token(&conn_secret, &conn_user, TOKEN_TTL)),
+            Arc::new(move |channel: &str| {
+                tokens::subscription_token(&secret, &user, channel, TOKEN_TTL)
+            }),
+        );
+        let (client, mut events) = Client::start(config);
+        let subscriber = client.clone();
+        tokio::spawn(async move {
+            while let Some(demand) = demands.recv().await {
+                let channel = match demand {
+                    Demand::Room(id) => room_channel(id),
+                    Demand::User(id) => personal_channel(id),
+                };
+                let client = subscriber.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.subscribe(&channel).await {
+                        tracing::warn!(%channel, error = ?e, "bridge could not join channel");
+                    }
+                });
+            }
+        });
+        tokio::spawn(async move {
+            let _client = client;
+            while let Some(event) = events.recv().await {
+                match event {
+                    ClientEvent::Publication { channel, data, .. } => {
+                        let Ok(event) = serde_json::from_value::<RoomEvent>(data) else {
+                            tracing::warn!(%channel, "bridge ignored an unreadable publication");
+                            continue;
+                        };
+                        if channel.starts_with("room:") {
+                            hub.publish_room(event);
+                        } else if let Some(user) = channel
+                            .strip_prefix("personal:#")
+                            .and_then(|u| u.parse::<i64>().ok())
+                            && event.member_change().is_some_and(|(u, _)| u == user)
+                        {
+                            hub.publish_user(user, event);
+                        }
+                    }
+                    ClientEvent::Subscribed {
+                        channel,
+                        recovered: false,
+                        was_recovering: true,
+                    } => {
+                        tracing::warn!(%channel, "bridge lost publications; subscribers must resync");
+                        if let Some(room) =
+                            channel.strip_prefix("room:").and_then(|r| r.parse().ok())
+                        {
+                            hub.fail_room(room);
+                        }
+                    }
+                    ClientEvent::Disconnected { code, reason, .. } => {
+                        tracing::warn!(code, %reason, "bridge disconnected from Centrifugo");
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+}

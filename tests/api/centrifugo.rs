@@ -1,0 +1,236 @@
+//! The Centrifugo bridge against a real Centrifugo server.
+
+use std::time::Duration;
+
+use chatgql::config::{CentrifugoConfig, Config};
+use serde_json::{Value, json};
+
+use crate::{
+    centrifugo_server::{API_KEY, Centrifugo, SECRET},
+    helpers::{TestApp, fresh_database, spawn_with},
+    subscriptions::ROOM_EVENTS,
+    ws_client::WsClient,
+};
+
+fn config(url: &str, cf: &Centrifugo) -> Config {
+    let mut c = Config::for_tests(url.to_owned());
+    c.centrifugo = Some(CentrifugoConfig {
+        url: cf.url(),
+        api_key: API_KEY.to_owned().into(),
+        token_secret: SECRET.to_owned().into(),
+        ws_url: cf.ws_url(),
+    });
+    c
+}
+
+const SEND: &str = "mutation($r: ID!, $c: String!, $k: String) { sendMessage(roomId: $r, content: $c, clientId: $k) { id roomId author { id username createdAt } content createdAt clientId } }";
+
+/// Waits (bounded) until `channel`'s history holds `n` publications; returns their data.
+async fn history(cf: &Centrifugo, channel: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = cf.api.history(channel, 1000, None, false).await.unwrap();
+        if h.publications.len() >= n {
+            return h.publications.into_iter().map(|p| p.data).collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{channel} has {} of {n}",
+            h.publications.len()
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn app_with_centrifugo() -> Option<(TestApp, Centrifugo)> {
+    let cf = Centrifugo::start().await?;
+    let (url, dir) = fresh_database().await;
+    Some((spawn_with(config(&url, &cf), dir).await, cf))
+}
+
+#[tokio::test]
+async fn events_reach_room_and_personal_channels_with_the_contract_payload() {
+    let Some((app, cf)) = app_with_centrifugo().await else {
+        return;
+    };
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = app.create_room(&alice, "general").await;
+    app.join(&bob, &room).await;
+    let sent = app
+        .data(
+            Some(&alice.token),
+            SEND,
+            json!({"r": room, "c": "hi", "k": "c-1"}),
+        )
+        .await["sendMessage"]
+        .clone();
+    let expected = json!({"__typename": "MessageAdded", "roomId": room, "message": sent});
+    let in_room = history(&cf, &format!("room:{room}"), 3).await;
+    assert_eq!(in_room[2], expected);
+    assert_eq!(in_room[0]["__typename"], "MemberJoined");
+    assert_eq!(in_room[1]["user"]["username"], "bob");
+    let bobs = history(&cf, &format!("personal:#{}", bob.id), 2).await;
+    assert_eq!(bobs.last().unwrap(), &expected);
+
+    let info = app
+        .data(
+            Some(&alice.token),
+            "{ realtime { mode centrifugoUrl connectionToken personalChannel } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(info["realtime"]["mode"], "CENTRIFUGO");
+    assert_eq!(info["realtime"]["centrifugoUrl"], cf.ws_url().as_str());
+    assert_eq!(
+        info["realtime"]["personalChannel"],
+        format!("personal:#{}", alice.id).as_str()
+    );
+    assert!(
+        info["realtime"]["connectionToken"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .count()
+            == 3
+    );
+
+    let tok = app
+        .data(
+            Some(&bob.token),
+            "query($r: ID!) { roomChannelToken(roomId: $r) { channel token } }",
+            json!({"r": room}),
+        )
+        .await;
+    assert_eq!(
+        tok["roomChannelToken"]["channel"],
+        format!("room:{room}").as_str()
+    );
+    let mallory = app.register("mallory").await;
+    let refused = app
+        .gql(
+            Some(&mallory.token),
+            "query($r: ID!) { roomChannelToken(roomId: $r) { token } }",
+            json!({"r": room}),
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&refused), "FORBIDDEN");
+
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["centrifugo"], "ok");
+}
+
+#[tokio::test]
+async fn an_outage_delays_but_loses_nothing() {
+    let Some((app, cf)) = app_with_centrifugo().await else {
+        return;
+    };
+    let alice = app.register("alice").await;
+    let room = app.create_room(&alice, "outage").await;
+    history(&cf, &format!("room:{room}"), 1).await;
+    let port = cf.port;
+    drop(cf);
+    // Centrifugo is down: mutations still succeed, readiness says why.
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        ids.push(app.send(&alice, &room, &format!("m{i}")).await);
+    }
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["centrifugo"], "unreachable");
+    let typing = app
+        .data(
+            Some(&alice.token),
+            "mutation($r: ID!) { sendTyping(roomId: $r) }",
+            json!({"r": room}),
+        )
+        .await;
+    assert_eq!(
+        typing["sendTyping"], false,
+        "typing is best effort during an outage"
+    );
+
+    // Back up (an empty memory engine): every event arrives, once, in order.
+    let cf = Centrifugo::start_on(port).await;
+    let got = history(&cf, &format!("room:{room}"), 100).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut all = got;
+    while all.len() < 100 || all.last().unwrap()["message"]["content"] != "m199" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "relay never caught up"
+        );
+        tokio::task::yield_now().await;
+        all = cf
+            .api
+            .history(&format!("room:{room}"), 1000, None, false)
+            .await
+            .unwrap()
+            .publications
+            .into_iter()
+            .map(|p| p.data)
+            .collect();
+    }
+    // The room channel keeps the newest 100: m100..m199 in order, no duplicate.
+    let contents: Vec<String> = all
+        .iter()
+        .map(|d| d["message"]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        contents,
+        (100..200).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
+    // A GraphQL subscriber resuming with `after` sees all 200 once, in order.
+    let mut c = WsClient::open(&app.ws_url(), &alice.token).await;
+    c.subscribe("1", ROOM_EVENTS, json!({"r": room, "a": "0"}))
+        .await;
+    for i in 0..200 {
+        let d = c.next_data("1").await;
+        assert_eq!(d["roomEvents"]["message"]["content"], format!("m{i}"));
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_on_node_b_gets_what_node_a_commits() {
+    let Some(cf) = Centrifugo::start().await else {
+        return;
+    };
+    let (url, dir) = fresh_database().await;
+    let a = spawn_with(config(&url, &cf), dir).await;
+    let b = spawn_with(config(&url, &cf), None).await;
+    let alice = a.register("alice").await;
+    let room = a.create_room(&alice, "two nodes").await;
+    let mut c = WsClient::open(&b.ws_url(), &alice.token).await;
+    c.subscribe("1", ROOM_EVENTS, json!({"r": room})).await;
+    // Live through Centrifugo: probe until the bridge has joined the room channel.
+    let mut first = None;
+    for i in 0..40 {
+        let id = a.send(&alice, &room, &format!("probe{i}")).await;
+        if let Some(crate::ws_client::Incoming::Json(v)) =
+            c.recv_within(Duration::from_millis(500)).await
+        {
+            assert!(v["payload"]["data"]["roomEvents"].is_object(), "{v}");
+            first = Some(id);
+            break;
+        }
+    }
+    assert!(
+        first.is_some(),
+        "node B never received anything through Centrifugo"
+    );
+    while c.recv_within(Duration::from_millis(300)).await.is_some() {}
+    for i in 0..100 {
+        a.send(&alice, &room, &format!("n{i}")).await;
+    }
+    for i in 0..100 {
+        let d = c.next_data("1").await;
+        assert_eq!(d["roomEvents"]["message"]["content"], format!("n{i}"));
+    }
+    assert!(
+        c.recv_within(Duration::from_millis(500)).await.is_none(),
+        "a duplicate arrived"
+    );
+}
