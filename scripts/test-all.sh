@@ -12,9 +12,10 @@ step "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "provisioning: Centrifugo, PostgreSQL"
+step "provisioning: Centrifugo, PostgreSQL, Redis"
 CENTRIFUGO_BIN="$(scripts/centrifugo.sh)"
-export CENTRIFUGO_BIN
+TEST_REDIS_URL="$(scripts/redis.sh 6391)"
+export CENTRIFUGO_BIN TEST_REDIS_URL
 TEST_PG_ADMIN_URL="$(scripts/postgres.sh)"
 
 step "Rust suite on SQLite (the schema file check included)"

@@ -234,3 +234,63 @@ async fn a_subscriber_on_node_b_gets_what_node_a_commits() {
         "a duplicate arrived"
     );
 }
+
+#[tokio::test]
+async fn a_client_on_centrifugo_node_2_receives_what_node_1_was_given() {
+    let redis = match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => panic!("TEST_REDIS_URL is not set in CI"),
+        _ => {
+            eprintln!("notice: TEST_REDIS_URL is not set; skipping the Redis engine test");
+            return;
+        }
+    };
+    let engine = [
+        ("CENTRIFUGO_ENGINE_TYPE", "redis"),
+        ("CENTRIFUGO_ENGINE_REDIS_ADDRESS", redis.as_str()),
+    ];
+    let Some(node1) = Centrifugo::start_with(&engine).await else {
+        return;
+    };
+    let node2 = Centrifugo::start_with(&engine).await.expect("second node");
+    let (url, dir) = fresh_database().await;
+    let app = spawn_with(config(&url, &node1), dir).await;
+    let alice = app.register("alice").await;
+    let room = app.create_room(&alice, "spread").await;
+
+    let user = alice.id.clone();
+    let channel = format!("personal:#{user}");
+    let (client, mut events) = centrifugo::Client::start(centrifugo::ClientConfig::new(
+        node2.ws_url(),
+        std::sync::Arc::new(move || {
+            centrifugo::tokens::connection_token(SECRET, &user, Duration::from_secs(600))
+        }),
+        std::sync::Arc::new(|_: &str| String::new()),
+    ));
+    tokio::time::timeout(Duration::from_secs(15), client.subscribe(&channel))
+        .await
+        .expect("subscribe in time")
+        .expect("personal channel joined on node 2");
+    let sent = app
+        .data(
+            Some(&alice.token),
+            SEND,
+            json!({"r": room, "c": "via redis", "k": null}),
+        )
+        .await["sendMessage"]
+        .clone();
+    let expected = json!({"__typename": "MessageAdded", "roomId": room, "message": sent});
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(15), events.recv())
+            .await
+            .expect("publication in time")
+            .expect("client running");
+        if let centrifugo::ClientEvent::Publication { data, .. } = ev
+            && data["__typename"] == "MessageAdded"
+        {
+            assert_eq!(data, expected);
+            break;
+        }
+    }
+    client.shutdown();
+}
