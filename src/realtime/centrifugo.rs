@@ -18,6 +18,16 @@ const BROADCAST_CHUNK: usize = 500;
 /// Lifetime of the tokens handed to clients.
 pub const TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// The idempotency key of an outbox event: its id plus a digest of its JSON, so a retried
+/// publish is dropped while a different event that reuses an id (a database restored or
+/// recreated against the same Centrifugo) is not.
+fn idempotency_key(p: &Pending) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(p.payload.as_bytes());
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ev-{}-{short}", p.id)
+}
+
 /// A channel this node's bridge should follow.
 #[derive(Debug, Clone, Copy)]
 pub enum Demand {
@@ -93,7 +103,7 @@ impl Centrifugo {
     pub async fn publish(&self, batch: &[Pending]) -> Published {
         for (done, p) in batch.iter().enumerate() {
             if let Err(error) = self
-                .publish_one(&p.event, Some(&format!("ev-{}", p.id)), false)
+                .publish_one(&p.event, Some(&idempotency_key(p)), false)
                 .await
             {
                 return Published {

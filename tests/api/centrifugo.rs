@@ -294,3 +294,150 @@ async fn a_client_on_centrifugo_node_2_receives_what_node_1_was_given() {
     }
     client.shutdown();
 }
+
+/// The chatgql binary as a child process, so it can be killed with SIGKILL.
+struct Process {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Process {
+    async fn start(port: u16, database_url: &str, cf: &Centrifugo) -> Self {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_chatgql"))
+            .arg("serve")
+            .env("CHATGQL_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("JWT_SECRET", "kill-test-secret-kill-test-secret-kill")
+            .env("CENTRIFUGO_URL", cf.url())
+            .env("CENTRIFUGO_API_KEY", API_KEY)
+            .env("CENTRIFUGO_TOKEN_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("chatgql starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chatgql never became healthy"
+            );
+            tokio::task::yield_now().await;
+        }
+        Self { child, base }
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no graceful drain, the relay dies wherever it is.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+async fn post(
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> reqwest::Result<Value> {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await?.json().await
+}
+
+#[tokio::test]
+async fn a_backend_killed_mid_stream_loses_and_duplicates_nothing() {
+    let Some(cf) = Centrifugo::start().await else {
+        return;
+    };
+    let (url, _dir) = fresh_database().await;
+    let port = crate::centrifugo_server::free_port();
+    let mut node = Process::start(port, &url, &cf).await;
+    let reg = post(
+        &node.base,
+        None,
+        "mutation { register(username: \"alice\", password: \"correct horse\") { accessToken } }",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let token = reg["data"]["register"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let room = post(
+        &node.base,
+        Some(&token),
+        "mutation { createRoom(name: \"crash\") { id } }",
+        json!({}),
+    )
+    .await
+    .unwrap()["data"]["createRoom"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = "mutation($r: ID!, $c: String!, $k: String) { sendMessage(roomId: $r, content: $c, clientId: $k) { id } }";
+    let mut i = 0;
+    while i < 200 {
+        if i == 120 {
+            node.kill();
+            node = Process::start(port, &url, &cf).await;
+        }
+        // A client retries a failed send with the same clientId: never a second message.
+        match post(
+            &node.base,
+            Some(&token),
+            send,
+            json!({"r": room, "c": format!("m{i}"), "k": format!("k{i}")}),
+        )
+        .await
+        {
+            Ok(body) if body["data"]["sendMessage"]["id"].is_string() => i += 1,
+            _ => continue,
+        }
+    }
+    // Centrifugo's room history (the newest 100) ends with m100..m199, in order, once each.
+    let channel = format!("room:{room}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let contents = loop {
+        let h = cf.api.history(&channel, 1000, None, false).await.unwrap();
+        let contents: Vec<String> = h
+            .publications
+            .iter()
+            .filter_map(|p| p.data["message"]["content"].as_str().map(str::to_owned))
+            .collect();
+        if contents.last().map(String::as_str) == Some("m199") {
+            break contents;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "relay never caught up: {contents:?}"
+        );
+        tokio::task::yield_now().await;
+    };
+    let tail: Vec<String> = contents[contents.len() - 100..].to_vec();
+    assert_eq!(
+        tail,
+        (100..200).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
+    // A GraphQL subscriber resuming with `after` sees all 200 once, in order.
+    let ws = node.base.replace("http://", "ws://") + "/graphql";
+    let mut c = WsClient::open(&ws, &token).await;
+    c.subscribe("1", ROOM_EVENTS, json!({"r": room, "a": "0"}))
+        .await;
+    for i in 0..200 {
+        let d = c.next_data("1").await;
+        assert_eq!(d["roomEvents"]["message"]["content"], format!("m{i}"));
+    }
+    node.kill();
+}
