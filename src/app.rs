@@ -58,6 +58,7 @@ pub struct App {
 
 /// Connects the database, applies migrations, binds the listener and starts the relay.
 pub async fn build(config: Config) -> anyhow::Result<App> {
+    crate::metrics::handle();
     let db = Db::connect(&config.database_url).await?;
     migrate(&db).await?;
     let listener = TcpListener::bind(config.addr)
@@ -148,6 +149,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .fallback_service(spa)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -222,6 +224,29 @@ async fn graphiql(State((state, _)): State<Shared>) -> Response {
                 "<p>GraphiQL is not built. Run <code>npm --prefix web ci && npm --prefix web run build</code> (looked in {}).</p>",
                 state.config.web_dir.display()
             )),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_text(State((state, _)): State<Shared>) -> Response {
+    // The outbox gauges are read at scrape time: exact, and free between scrapes.
+    match relay::backlog(&state.db).await {
+        Ok((rows, oldest)) => {
+            metrics::gauge!(crate::metrics::OUTBOX_BACKLOG).set(rows as f64);
+            metrics::gauge!(crate::metrics::OUTBOX_OLDEST_SECONDS).set(oldest.as_secs_f64());
+        }
+        Err(err) => tracing::warn!(error = ?err, "outbox backlog unavailable for metrics"),
+    }
+    match crate::metrics::handle() {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
         )
             .into_response(),
     }

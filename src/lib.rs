@@ -9,6 +9,7 @@ pub mod domain;
 pub mod entities;
 pub mod error;
 pub mod graphql;
+pub mod metrics;
 pub mod realtime;
 pub mod services;
 pub mod telemetry;

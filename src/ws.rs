@@ -29,6 +29,7 @@ pub async fn serve(
     schema: ChatSchema,
     state: Arc<AppState>,
 ) {
+    let _open = crate::metrics::GaugeGuard::new(crate::metrics::WS_CONNECTIONS);
     let (mut sink, source) = socket.split();
     let input = source
         .take_while(|m| future::ready(m.is_ok()))

@@ -67,8 +67,15 @@ impl Extension for ObserveExtension {
                 _ => None,
             })
             .collect();
+        let elapsed = started.elapsed();
+        let operation = crate::metrics::label(name);
+        let outcome = codes.first().cloned().unwrap_or_else(|| "ok".into());
+        metrics::counter!(crate::metrics::OPERATIONS, "operation" => operation.clone(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(crate::metrics::OPERATION_SECONDS, "operation" => operation)
+            .record(elapsed.as_secs_f64());
         tracing::info!(
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             errors = response.errors.len(),
             codes = ?codes,
             "graphql operation"

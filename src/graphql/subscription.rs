@@ -153,8 +153,10 @@ impl Subscription {
         // most, and the id check below drops the second copy.
         let mut live = state.realtime.hub.subscribe_room(room_id);
         let presence = state.realtime.presence.enter_room(room_id, viewer);
+        let live_gauge = crate::metrics::GaugeGuard::new(crate::metrics::SUBSCRIPTIONS);
         Ok(async_stream::stream! {
             let _presence = presence;
+            let _live = live_gauge;
             let mut seen = after.unwrap_or(i64::MAX);
             if let Some(mut from) = after {
                 loop {
@@ -220,8 +222,10 @@ impl Subscription {
             rooms_live.insert(room_id, BroadcastStream::new(hub.subscribe_room(room_id)));
         }
         let presence = state.realtime.presence.enter_all(viewer);
+        let live_gauge = crate::metrics::GaugeGuard::new(crate::metrics::SUBSCRIPTIONS);
         Ok(async_stream::stream! {
             let _presence = presence;
+            let _live = live_gauge;
             loop {
                 tokio::select! {
                     own = mine.recv() => match own {

@@ -110,6 +110,7 @@ impl Hub {
 
     /// Counts a subscriber that fell behind.
     pub fn record_lag(&self) {
+        metrics::counter!(crate::metrics::HUB_LAGGED).increment(1);
         self.lagged.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -43,6 +43,14 @@ pub struct Published {
 }
 
 impl Sink {
+    /// The sink's label in metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InProcess(_) => "in_process",
+            Self::Centrifugo(_) => "centrifugo",
+        }
+    }
+
     /// Publishes events in order, stopping at the first failure.
     pub async fn publish(&self, batch: &[Pending]) -> Published {
         match self {

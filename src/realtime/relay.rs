@@ -40,6 +40,10 @@ pub async fn run(db: Db, sink: Sink, mut shutdown: watch::Receiver<bool>) {
             Ok(_) => failures = 0,
             Err(err) => {
                 failures += 1;
+                metrics::counter!(crate::metrics::RELAY_RETRIES).increment(1);
+                if matches!(sink, Sink::Centrifugo(_)) {
+                    metrics::counter!(crate::metrics::CENTRIFUGO_PUBLISH_ERRORS).increment(1);
+                }
                 tracing::warn!(error = ?err, failures, "outbox relay round failed; retrying");
                 let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
                 tokio::select! {
@@ -122,6 +126,8 @@ async fn drain_with(conn: &impl ConnectionTrait, sink: &Sink) -> anyhow::Result<
         }
     }
     let published = sink.publish(&pending).await;
+    metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "sink" => sink.name())
+        .increment(published.count as u64);
     let mut done: Vec<i64> = pending[..published.count].iter().map(|p| p.id).collect();
     done.extend(broken);
     if !done.is_empty() {
@@ -134,4 +140,21 @@ async fn drain_with(conn: &impl ConnectionTrait, sink: &Sink) -> anyhow::Result<
         Some(err) => Err(err),
         None => Ok(n),
     }
+}
+
+/// Rows waiting in the outbox and the age of the oldest.
+pub async fn backlog(db: &Db) -> anyhow::Result<(u64, Duration)> {
+    use sea_orm::PaginatorTrait;
+    let rows = outbox::Entity::find().count(&db.conn).await?;
+    let oldest = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Id)
+        .one(&db.conn)
+        .await?
+        .map(|row| {
+            (chrono::Utc::now() - row.created_at)
+                .to_std()
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    Ok((rows, oldest))
 }

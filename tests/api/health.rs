@@ -134,3 +134,61 @@ async fn a_graceful_restart_keeps_data_and_drains_the_outbox() {
         .await;
     assert_eq!(page["messages"]["edges"][0]["node"]["content"], "survives");
 }
+
+#[tokio::test]
+async fn metrics_count_operations_by_name_and_outcome() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.register("alice").await;
+    for _ in 0..3 {
+        app.data(
+            Some(&alice.token),
+            "query MetricsProbeOk { me { id } }",
+            serde_json::json!({}),
+        )
+        .await;
+    }
+    app.gql(
+        None,
+        "query MetricsProbeDenied { me { id } }",
+        serde_json::json!({}),
+    )
+    .await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(
+        line("chatgql_graphql_operations_total{operation=\"MetricsProbeOk\",outcome=\"ok\"}"),
+        3.0
+    );
+    assert_eq!(
+        line(
+            "chatgql_graphql_operations_total{operation=\"MetricsProbeDenied\",outcome=\"UNAUTHENTICATED\"}"
+        ),
+        1.0
+    );
+    assert!(
+        line("chatgql_graphql_operation_duration_seconds_count{operation=\"MetricsProbeOk\"}")
+            >= 3.0
+    );
+    assert!(text.contains("chatgql_outbox_backlog "), "{text}");
+    assert!(
+        text.contains("chatgql_outbox_oldest_age_seconds "),
+        "{text}"
+    );
+}
