@@ -2,6 +2,7 @@
 
 mod auth;
 mod centrifugo;
+#[path = "../../crates/centrifugo/tests/it/server.rs"]
 mod centrifugo_server;
 mod health;
 mod helpers;

@@ -1,4 +1,6 @@
 //! Starts a real Centrifugo per test, configured by environment variables only.
+//! Shared with the server's integration tests (`tests/api`), which include this file.
+#![allow(dead_code)]
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -65,8 +67,19 @@ impl Centrifugo {
         panic!("Centrifugo did not start: {last_error}");
     }
 
+    /// Starts a server on a given port (to restart one where it was).
+    pub async fn start_on(port: u16) -> Self {
+        let bin = std::env::var("CENTRIFUGO_BIN").expect("CENTRIFUGO_BIN");
+        Self::spawn_on(&bin, &[], port)
+            .await
+            .expect("Centrifugo restarts")
+    }
+
     async fn spawn(bin: &str, extra_env: &[(&str, &str)]) -> Result<Self, String> {
-        let port = free_port();
+        Self::spawn_on(bin, extra_env, free_port()).await
+    }
+
+    async fn spawn_on(bin: &str, extra_env: &[(&str, &str)], port: u16) -> Result<Self, String> {
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("centrifugo-{port}.log"));
         let log_file = File::create(&log).map_err(|e| format!("log file: {e}"))?;
         let log_err = log_file.try_clone().map_err(|e| format!("log file: {e}"))?;
@@ -122,8 +135,13 @@ impl Centrifugo {
                     self.log_text()
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::task::yield_now().await;
         }
+    }
+
+    /// The HTTP base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The server's log so far.
