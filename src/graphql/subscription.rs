@@ -21,6 +21,7 @@ use crate::{
     app::AppState,
     error::AppError,
     realtime::event::{MessageData, RoomEvent},
+    realtime::hub::Item,
     services::{messages, rooms, users},
 };
 
@@ -219,7 +220,7 @@ impl Subscription {
         let mut mine = hub.subscribe_user(viewer);
         let mut rooms_live = StreamMap::new();
         for room_id in rooms::room_ids_of(&state.db, viewer).await? {
-            rooms_live.insert(room_id, BroadcastStream::new(hub.subscribe_room(room_id)));
+            rooms_live.insert(room_id, room_feed(hub.subscribe_room(room_id)));
         }
         let presence = state.realtime.presence.enter_all(viewer);
         let live_gauge = crate::metrics::GaugeGuard::new(crate::metrics::SUBSCRIPTIONS);
@@ -234,7 +235,7 @@ impl Subscription {
                             Some((_, true)) => {
                                 let room_id = item.event.room_id();
                                 if !rooms_live.contains_key(&room_id) {
-                                    rooms_live.insert(room_id, BroadcastStream::new(hub.subscribe_room(room_id)));
+                                    rooms_live.insert(room_id, room_feed(hub.subscribe_room(room_id)));
                                 }
                                 yield Ok(item.event.clone().into());
                             }
@@ -246,7 +247,7 @@ impl Subscription {
                                         match next {
                                             Ok(ev) if ev.event.member_change().is_some_and(|(u, _)| u == viewer) => {}
                                             Ok(ev) => yield Ok(ev.event.clone().into()),
-                                            Err(BroadcastStreamRecvError::Lagged(n)) => {
+                                            Err(n) => {
                                                 hub.record_lag();
                                                 yield Err(lagged(n));
                                                 return;
@@ -270,7 +271,7 @@ impl Subscription {
                                 yield Ok(item.event.clone().into());
                             }
                         }
-                        Err(BroadcastStreamRecvError::Lagged(n)) => {
+                        Err(n) => {
                             hub.record_lag();
                             yield Err(lagged(n));
                             break;
@@ -280,6 +281,18 @@ impl Subscription {
             }
         })
     }
+}
+
+/// A room's live events for `myEvents`: `Err(n)` when `n` events were missed, and a final
+/// `Err(0)` if the hub drops the room (its transport lost events), so neither passes silently.
+type RoomFeed = std::pin::Pin<Box<dyn Stream<Item = Result<Item, u64>> + Send>>;
+
+fn room_feed(rx: tokio::sync::broadcast::Receiver<Item>) -> RoomFeed {
+    Box::pin(
+        BroadcastStream::new(rx)
+            .map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| n))
+            .chain(futures_util::stream::once(async { Err(0) })),
+    )
 }
 
 /// The next messages after `from` as `MessageAdded` events, oldest first.

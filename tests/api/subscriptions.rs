@@ -531,3 +531,46 @@ async fn online_lists_live_subscribers() {
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test]
+async fn subscribers_are_told_when_the_transport_lost_events() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let room = app.create_room(&alice, "lossy").await;
+    let mut c = WsClient::open(&app.ws_url(), &alice.token).await;
+    subscribe_live(&mut c, "room", &room).await;
+    c.subscribe("mine", MY_EVENTS, json!({})).await;
+    // Both live: a message reaches both subscriptions.
+    loop {
+        let probe = app.send(&alice, &room, "probe").await;
+        let mut got = HashSet::new();
+        while let Some(Incoming::Json(v)) = c.recv_within(Duration::from_millis(500)).await {
+            let data = &v["payload"]["data"];
+            let ev = data
+                .get("roomEvents")
+                .or_else(|| data.get("myEvents"))
+                .unwrap();
+            if ev["message"]["id"] == probe.as_str() {
+                got.insert(v["id"].as_str().unwrap().to_owned());
+            }
+            if got.len() == 2 {
+                break;
+            }
+        }
+        if got.len() == 2 {
+            break;
+        }
+    }
+    // What the Centrifugo bridge does when recovery fails.
+    app.state.realtime.hub.fail_room(room.parse().unwrap());
+    let mut codes = HashSet::new();
+    while codes.len() < 2 {
+        let Incoming::Json(v) = c.recv().await else {
+            panic!("socket closed")
+        };
+        if let Some(code) = v["payload"]["errors"][0]["extensions"]["code"].as_str() {
+            assert_eq!(code, "SUBSCRIBER_LAGGED");
+            codes.insert(v["id"].as_str().unwrap().to_owned());
+        }
+    }
+}
