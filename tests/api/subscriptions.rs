@@ -574,3 +574,57 @@ async fn subscribers_are_told_when_the_transport_lost_events() {
         }
     }
 }
+
+#[tokio::test]
+async fn concurrent_relays_publish_each_event_once_in_order() {
+    use chatgql::{
+        db::Db,
+        realtime::{Sink, hub::Hub, relay},
+    };
+    let (url, dir) = fresh_database().await;
+    let mut config = chatgql::config::Config::for_tests(url.clone());
+    config.run_relay = false;
+    let app = spawn_with(config, dir).await;
+    let alice = app.register("alice").await;
+    let room = app.create_room(&alice, "contended").await;
+    for i in 0..300 {
+        app.send(&alice, &room, &format!("r{i}")).await;
+    }
+    let room_id: i64 = room.parse().unwrap();
+    // Two "nodes": their own connections and hubs, draining the same outbox at once.
+    let mut relays = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..2 {
+        let db = Db::connect(&url).await.unwrap();
+        let hub = std::sync::Arc::new(Hub::new(4096));
+        receivers.push(hub.subscribe_room(room_id));
+        relays.push(tokio::spawn(async move {
+            let sink = Sink::InProcess(hub);
+            while relay::backlog(&db).await.unwrap().0 > 0 {
+                relay::drain(&db, &sink).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for r in relays {
+        r.await.unwrap();
+    }
+    let mut total = 0;
+    let mut seen = HashSet::new();
+    for mut rx in receivers {
+        let mut last = 0;
+        while let Ok(item) = rx.try_recv() {
+            if let Some(id) = item.event.message_id() {
+                assert!(id > last, "a relay published out of order");
+                last = id;
+                seen.insert(id);
+                total += 1;
+            }
+        }
+    }
+    assert_eq!(seen.len(), 300, "every event published");
+    if url.starts_with("postgres") {
+        // The advisory lock lets one relay publish at a time: nothing twice.
+        assert_eq!(total, 300, "an event was published twice");
+    }
+}
