@@ -1,10 +1,16 @@
 // End-to-end tests of the web client and GraphiQL against a running chatgql server.
 //
-//   CHATGQL_E2E_URL=http://127.0.0.1:8080 npm run e2e
+//   CHATGQL_E2E_URL=http://127.0.0.1:8080 [CHATGQL_E2E_REALTIME=CENTRIFUGO|IN_PROCESS] npm run e2e
 //
 // Drives Debian's Chromium through playwright-core (no browser download). Screenshots go to
-// e2e-artifacts/ on every run. Every wait is on visible UI state with a timeout.
-import { mkdirSync } from 'node:fs';
+// e2e-artifacts/ (e2e-artifacts/centrifugo/ when CENTRIFUGO is expected; CHATGQL_E2E_ARTIFACTS
+// overrides) on every run. Every wait is on visible UI state with a timeout.
+//
+// With CHATGQL_E2E_REALTIME set, the run also proves the client uses that transport: the server
+// must answer `realtime { mode }` with it, the app pages must open their WebSocket to it (the
+// Centrifugo URL, or the server's own /graphql) and to nothing else, and messages must reach the
+// other browser as frames on that socket.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -12,11 +18,20 @@ import { chromium } from 'playwright-core';
 const BASE = (process.env.CHATGQL_E2E_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HEADED = process.env.E2E_HEADED === '1';
-const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e-artifacts');
+const REALTIME = process.env.CHATGQL_E2E_REALTIME || '';
+if (REALTIME && !['CENTRIFUGO', 'IN_PROCESS'].includes(REALTIME)) {
+  console.error(`CHATGQL_E2E_REALTIME must be CENTRIFUGO or IN_PROCESS (got ${REALTIME})`);
+  process.exit(2);
+}
+const ARTIFACTS =
+  process.env.CHATGQL_E2E_ARTIFACTS ||
+  join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e-artifacts', ...(REALTIME === 'CENTRIFUGO' ? ['centrifugo'] : []));
 const DELIVERY_MS = 2_000; // a message must show on the other side within this
 const UI_MS = 10_000; // generous bound for page loads and ordinary UI steps
 
 mkdirSync(ARTIFACTS, { recursive: true });
+// Failure screenshots of an earlier run would otherwise outlive a green one.
+for (const f of readdirSync(ARTIFACTS)) if (/^failure-.*\.png$/.test(f)) rmSync(join(ARTIFACTS, f));
 
 const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 const alice = { username: `alice_${suffix}`, password: 'correct-horse-1' };
@@ -28,21 +43,25 @@ let browser;
 /** Pages to capture when a step fails. */
 const pages = new Map();
 
-async function step(name, fn) {
+/**
+ * Runs one step. A failing step is recorded and, unless `fatal` is false (nothing later depends
+ * on it), ends the run.
+ */
+async function step(name, fn, { fatal = true } = {}) {
   const started = Date.now();
+  const n = results.length + 1;
   try {
     await fn();
     results.push({ name, ok: true });
     console.log(`ok   ${name} (${Date.now() - started} ms)`);
   } catch (err) {
     results.push({ name, ok: false, err });
-    let i = 0;
     for (const [label, page] of pages) {
       if (page.isClosed()) continue;
-      await page.screenshot({ path: join(ARTIFACTS, `failure-${++i}-${label}.png`) }).catch(() => undefined);
+      await page.screenshot({ path: join(ARTIFACTS, `failure-${n}-${label}.png`) }).catch(() => undefined);
     }
     console.log(`FAIL ${name} (${Date.now() - started} ms)\n     ${String(err?.stack || err).split('\n').slice(0, 6).join('\n     ')}`);
-    throw err;
+    if (fatal) throw err;
   }
 }
 
@@ -109,6 +128,56 @@ async function editorText(editor) {
   return editor.evaluate((el) => el.querySelector('.view-lines')?.textContent?.replace(/\u00a0/g, ' ') ?? '');
 }
 
+/**
+ * WebSockets opened by the chat app pages, with the text frames they received, so a run can
+ * prove which transport carried the events.
+ */
+const sockets = new Map(); // page -> { list: [{ url, frames: string[] }], waiters: Set<(url, text) => void> }
+/** URL of the WebSocket the app must use, once the transport step has checked it. */
+let transportUrl = null;
+
+function trackSockets(page) {
+  const tracked = { list: [], waiters: new Set() };
+  sockets.set(page, tracked);
+  page.on('websocket', (ws) => {
+    const entry = { url: ws.url(), frames: [] };
+    tracked.list.push(entry);
+    ws.on('framereceived', ({ payload }) => {
+      const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+      entry.frames.push(text);
+      for (const w of tracked.waiters) w(entry.url, text);
+    });
+  });
+}
+
+function isTransportSocket(url) {
+  return transportUrl !== null && (url === transportUrl || url.startsWith(`${transportUrl}?`));
+}
+
+/**
+ * Resolves when a frame containing `text` has arrived on one of `page`'s transport sockets
+ * (including one opened later by a reconnect); rejects after `timeoutMs`. Call it before the
+ * action that causes the frame.
+ */
+function frameOnTransport(page, text, timeoutMs) {
+  const tracked = sockets.get(page);
+  return new Promise((resolve, reject) => {
+    const waiter = (url, frame) => {
+      if (!isTransportSocket(url) || !frame.includes(text)) return;
+      clearTimeout(timer);
+      tracked.waiters.delete(waiter);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      tracked.waiters.delete(waiter);
+      const seen = tracked.list.map((e) => `${e.url} (${e.frames.length} frames)`).join(', ');
+      reject(new Error(`no frame containing ${JSON.stringify(text)} on ${transportUrl} within ${timeoutMs} ms; sockets: ${seen}`));
+    }, timeoutMs);
+    tracked.waiters.add(waiter);
+    for (const e of tracked.list) for (const f of e.frames) waiter(e.url, f);
+  });
+}
+
 async function main() {
   await waitForHealth();
   console.log(`server ${BASE} is up`);
@@ -134,12 +203,50 @@ async function main() {
   const pageB = await ctxB.newPage();
   for (const [who, p] of [['alice', pageA], ['bob', pageB]]) {
     pages.set(who, p);
+    trackSockets(p);
     p.on('pageerror', (e) => console.log(`[${who} pageerror] ${e.message}`));
   }
 
   await step('two users register in two browser contexts', async () => {
     await Promise.all([register(pageA, alice), register(pageB, bob)]);
   });
+
+  if (REALTIME) {
+    await step(`the app's realtime transport is ${REALTIME}`, async () => {
+      for (const [who, page] of [['alice', pageA], ['bob', pageB]]) {
+        // Asked from inside the app's page, with the app's own signed-in token.
+        const body = await page.evaluate(async () => {
+          const token = JSON.parse(localStorage.getItem('chatgql.session') || 'null')?.accessToken;
+          const res = await fetch('/graphql', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ query: '{ me { id } realtime { mode centrifugoUrl connectionToken personalChannel } }' }),
+          });
+          return res.json();
+        });
+        const rt = body?.data?.realtime;
+        if (rt?.mode !== REALTIME) throw new Error(`${who}: realtime { mode } is ${rt?.mode}, expected ${REALTIME}: ${JSON.stringify(body)}`);
+        let expected;
+        if (REALTIME === 'CENTRIFUGO') {
+          if (!/^wss?:\/\//.test(rt.centrifugoUrl || '')) throw new Error(`${who}: centrifugoUrl is ${rt.centrifugoUrl}`);
+          if (!rt.connectionToken) throw new Error(`${who}: no connectionToken`);
+          if (rt.personalChannel !== `personal:#${body.data.me.id}`) throw new Error(`${who}: personalChannel is ${rt.personalChannel}`);
+          expected = rt.centrifugoUrl;
+        } else {
+          if (rt.centrifugoUrl || rt.connectionToken) throw new Error(`${who}: IN_PROCESS yet Centrifugo details: ${JSON.stringify(rt)}`);
+          expected = `${BASE.replace(/^http/, 'ws')}/graphql`;
+        }
+        if (transportUrl !== null && transportUrl !== expected) throw new Error(`transport URLs differ: ${transportUrl} vs ${expected}`);
+        transportUrl = expected;
+        await page.getByRole('status', { name: 'Realtime: Live' }).waitFor({ timeout: UI_MS });
+        const urls = sockets.get(page).list.map((e) => e.url);
+        if (!urls.some(isTransportSocket)) throw new Error(`${who}: no WebSocket to ${expected}; opened: ${urls.join(', ') || 'none'}`);
+        const other = urls.filter((u) => !isTransportSocket(u));
+        if (other.length) throw new Error(`${who}: WebSockets besides ${expected}: ${other.join(', ')}`);
+      }
+      console.log(`     realtime ${REALTIME} over ${transportUrl}`);
+    });
+  }
 
   let roomId;
   await step('alice creates a room', async () => {
@@ -163,15 +270,21 @@ async function main() {
 
   await step(`alice → bob arrives within ${DELIVERY_MS} ms`, async () => {
     const text = `hello bob ${suffix}`;
+    const framed = REALTIME ? frameOnTransport(pageB, text, DELIVERY_MS) : null;
+    framed?.catch(() => undefined); // awaited below
     await sendMessage(pageA, text);
     await messageIn(pageB, text).waitFor({ timeout: DELIVERY_MS });
     await messageIn(pageA, text).waitFor({ timeout: DELIVERY_MS });
+    await framed;
   });
 
   await step(`bob → alice arrives within ${DELIVERY_MS} ms`, async () => {
     const text = `hi alice ${suffix}`;
+    const framed = REALTIME ? frameOnTransport(pageA, text, DELIVERY_MS) : null;
+    framed?.catch(() => undefined); // awaited below
     await sendMessage(pageB, text);
     await messageIn(pageA, text).waitFor({ timeout: DELIVERY_MS });
+    await framed;
   });
 
   await step('a multi-line message (Shift+Enter) is sent once', async () => {
@@ -203,6 +316,25 @@ async function main() {
     await messageIn(pageB, `hello bob ${suffix}`).waitFor({ timeout: UI_MS });
     await messageIn(pageB, `hi alice ${suffix}`).waitFor({ timeout: UI_MS });
   });
+
+  await step('the online list shows the other member', async () => {
+    // Alice has had the app open all along; Bob's reload above loaded the room's online list.
+    try {
+      await pageB.getByTestId('online').filter({ hasText: alice.username }).waitFor({ timeout: UI_MS });
+    } catch (e) {
+      const shown = await pageB.getByTestId('online').textContent().catch(() => null);
+      const body = await pageB.evaluate(async (id) => {
+        const token = JSON.parse(localStorage.getItem('chatgql.session') || 'null')?.accessToken;
+        const res = await fetch('/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: 'query($id: ID!) { room(id: $id) { online { username } } }', variables: { id } }),
+        });
+        return res.json();
+      }, roomId);
+      throw new Error(`${alice.username} not in bob's online list (shows ${JSON.stringify(shown)}; room.online: ${JSON.stringify(body)})`, { cause: e });
+    }
+  }, { fatal: false });
 
   await step('screenshots of the room view (wide and narrow)', async () => {
     await shot(pageA, 'room-wide-1280x800.png');
