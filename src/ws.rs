@@ -64,18 +64,19 @@ pub async fn serve(
 
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
+    // Armed once a token is accepted; one timer for the connection's life.
+    let token_expiry = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(token_expiry);
+    let mut expiry_armed = false;
     let mut acked = false;
     loop {
-        let expires_in = expiry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map(|exp| Duration::from_secs((exp - chrono::Utc::now().timestamp()).max(0) as u64));
-        let token_expiry = async {
-            match expires_in {
-                Some(d) => tokio::time::sleep(d).await,
-                None => future::pending().await,
-            }
-        };
+        if !expiry_armed && let Some(exp) = *expiry.lock().unwrap_or_else(|e| e.into_inner()) {
+            let left = Duration::from_secs((exp - chrono::Utc::now().timestamp()).max(0) as u64);
+            token_expiry
+                .as_mut()
+                .reset(tokio::time::Instant::now() + left);
+            expiry_armed = true;
+        }
         tokio::select! {
             msg = stream.next() => {
                 let Some(msg) = msg else { break };
@@ -83,7 +84,7 @@ pub async fn serve(
                     WsMessage::Text(text) => {
                         // Legacy `graphql-ws` refuses an init with a text message.
                         let refused = !acked && text.contains("\"connection_error\"");
-                        acked |= text.contains("\"connection_ack\"");
+                        acked = acked || text.contains("\"connection_ack\"");
                         if refused {
                             let _ = sink.send(Message::Text(text.into())).await;
                             let _ = sink.send(close(4401, "Unauthorized")).await;
@@ -104,7 +105,7 @@ pub async fn serve(
                 let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
                 break;
             }
-            _ = token_expiry => {
+            _ = &mut token_expiry, if expiry_armed => {
                 let _ = sink.send(close(4401, "Access token expired")).await;
                 break;
             }
