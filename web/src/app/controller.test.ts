@@ -301,3 +301,122 @@ describe('ChatController', () => {
     ctl.stop();
   });
 });
+
+describe('ChatController room presence (Centrifugo room channel)', () => {
+  /** A controller whose realtime connection records `watchRoom` calls, as in Centrifugo mode. */
+  function centrifugoSetup(f = api(), opts: { watchRoom?: (id: string | null) => void } = {}) {
+    const session = new Session({
+      url: '/graphql',
+      fetch: f,
+      store: memoryStore({ accessToken: 'a', refreshToken: 'r', expiresAt: Date.now() + 3_600_000, user: alice }),
+    });
+    let handlers: RealtimeHandlers | null = null;
+    const watched: (string | null)[] = [];
+    let release: (() => void) | null = null;
+    const ready = new Promise<void>((r) => (release = r));
+    const ctl = new ChatController(session, {
+      startRealtime: async (_s, h) => {
+        handlers = h;
+        await ready;
+        return {
+          mode: 'CENTRIFUGO',
+          watchRoom: (id) => {
+            watched.push(id);
+            opts.watchRoom?.(id);
+          },
+          stop: () => undefined,
+        };
+      },
+      retryDelayMs: () => 0,
+      onlineRefreshDelayMs: 5,
+    });
+    return {
+      f,
+      ctl,
+      watched,
+      /** Lets `startRealtime` resolve (it is held back to test a late connection). */
+      connect: () => release!(),
+      get rt() {
+        return handlers!;
+      },
+      onlineQueries: () => f.calls.filter((c) => c.op === 'RoomOnline').length,
+    };
+  }
+
+  it('watches the open room while a member; closing, leaving or opening another room changes it', async () => {
+    const t = centrifugoSetup();
+    t.connect();
+    await t.ctl.start();
+    expect(t.watched.at(-1) ?? null).toBeNull();
+    await t.ctl.openRoom('7');
+    expect(t.watched.at(-1)).toBe('7');
+    await t.ctl.openRoom('8'); // not a member: no presence there
+    expect(t.watched.at(-1)).toBeNull();
+    await t.ctl.joinRoom('8');
+    expect(t.watched.at(-1)).toBe('8');
+    await t.ctl.leaveRoom('8');
+    expect(t.watched.at(-1)).toBeNull();
+    await t.ctl.openRoom('7');
+    expect(t.watched.at(-1)).toBe('7');
+    await t.ctl.openRoom(null);
+    expect(t.watched.at(-1)).toBeNull();
+    // Only changes are passed on (the connection ignores repeats anyway).
+    expect(t.watched.filter((id, i) => id === t.watched[i - 1])).toEqual([]);
+    t.ctl.stop();
+  });
+
+  it('a connection that comes up after the room was opened watches it at once', async () => {
+    const t = centrifugoSetup();
+    const started = t.ctl.start();
+    await t.ctl.openRoom('7');
+    expect(t.watched).toEqual([]);
+    t.connect();
+    await started;
+    expect(t.watched).toEqual(['7']);
+    t.ctl.stop();
+  });
+
+  it('join/leave in the open room refreshes the online list once per burst; other rooms are ignored', async () => {
+    let online = [alice];
+    const t = centrifugoSetup(api({ RoomOnline: () => ({ data: { room: { id: '7', online } } }) }));
+    t.connect();
+    await t.ctl.start();
+    await t.ctl.openRoom('7');
+    expect(t.ctl.state.online['7']).toEqual([alice]);
+    const before = t.onlineQueries();
+    online = [alice, bob];
+    t.rt.onRoomPresence!('7', { kind: 'subscribed' });
+    t.rt.onRoomPresence!('7', { kind: 'join', userId: bob.id });
+    t.rt.onRoomPresence!('7', { kind: 'join', userId: bob.id });
+    await vi.waitFor(() => expect(t.ctl.state.online['7']).toEqual([alice, bob]));
+    expect(t.onlineQueries()).toBe(before + 1);
+
+    t.rt.onRoomPresence!('8', { kind: 'join', userId: bob.id });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.onlineQueries()).toBe(before + 1);
+
+    online = [alice];
+    t.rt.onRoomPresence!('7', { kind: 'leave', userId: bob.id });
+    await vi.waitFor(() => expect(t.ctl.state.online['7']).toEqual([alice]));
+    expect(t.onlineQueries()).toBe(before + 2);
+    t.ctl.stop();
+  });
+
+  it('a failing watchRoom does not break opening a room', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const t = centrifugoSetup(api(), {
+      watchRoom: () => {
+        throw new Error('boom');
+      },
+    });
+    t.connect();
+    await t.ctl.start();
+    await t.ctl.openRoom('7');
+    expect(t.ctl.state.messages['7'].items.map((m) => m.id)).toEqual(['3', '4']);
+    expect(t.ctl.state.online['7']).toEqual([alice, bob]);
+    expect(t.ctl.state.notice).toBeNull();
+    expect(warn).toHaveBeenCalled();
+    warn.mockRestore();
+    t.ctl.stop();
+  });
+});

@@ -31,6 +31,8 @@ export interface ControllerOptions {
   newClientId?: () => string;
   /** Delay before an automatic resend after a transient failure. */
   retryDelayMs?: (attempt: number) => number;
+  /** How long presence changes in the open room are gathered before `room { online }` is asked. */
+  onlineRefreshDelayMs?: number;
 }
 
 /** A human sentence for an error shown in the UI. */
@@ -65,12 +67,46 @@ export class ChatController {
   private onlineTimer: ReturnType<typeof setInterval> | null = null;
   private resyncing: Promise<void> | null = null;
   private resyncAgain = false;
+  private onlineRefresh: ReturnType<typeof setTimeout> | null = null;
+  private unwatchStore: () => void;
+  /** What the realtime connection was last told to watch (undefined: nothing told yet). */
+  private watching: string | null | undefined = undefined;
 
   constructor(session: Session, opts: ControllerOptions = {}) {
     this.session = session;
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.store = createStore(chatReducer, initialState(session.user));
+    // Whatever opens, closes, joins or leaves a room, the realtime room subscription follows.
+    this.unwatchStore = this.store.subscribe(() => this.syncWatchedRoom());
+  }
+
+  /** The room whose presence the user takes part in: the open one, if a member. */
+  private get watchedRoomId(): string | null {
+    const id = this.state.activeRoomId;
+    return id && this.state.rooms[id]?.isMember ? id : null;
+  }
+
+  private syncWatchedRoom(): void {
+    if (this.stopped || !this.realtime?.watchRoom) return;
+    const want = this.watchedRoomId;
+    if (want === this.watching) return;
+    this.watching = want;
+    try {
+      this.realtime.watchRoom(want);
+    } catch (e) {
+      console.warn('realtime: watching the open room failed', e);
+    }
+  }
+
+  /** Someone came or went in a room's channel: refresh its online list soon (once per burst). */
+  private roomPresenceChanged(roomId: string): void {
+    if (this.stopped || roomId !== this.state.activeRoomId || this.onlineRefresh) return;
+    this.onlineRefresh = setTimeout(() => {
+      this.onlineRefresh = null;
+      const id = this.state.activeRoomId;
+      if (id && id === this.watchedRoomId) void this.loadOnline(id);
+    }, this.opts.onlineRefreshDelayMs ?? 150);
   }
 
   get state(): ChatState {
@@ -103,9 +139,14 @@ export class ChatController {
           if (lost) void this.resync();
         },
         onStatus: (status) => this.dispatch({ type: 'connection', status }),
+        onRoomPresence: (roomId) => this.roomPresenceChanged(roomId),
       });
       if (this.stopped) rt.stop();
-      else this.realtime = rt;
+      else {
+        this.realtime = rt;
+        this.watching = undefined;
+        this.syncWatchedRoom();
+      }
     } catch (e) {
       this.dispatch({ type: 'connection', status: 'stopped' });
       if (e instanceof GqlError && e.code === 'UNAUTHENTICATED') return; // back to sign-in
@@ -122,10 +163,13 @@ export class ChatController {
     this.stopped = true;
     if (this.realtimeRetry) clearTimeout(this.realtimeRetry);
     this.realtimeRetry = null;
+    this.unwatchStore();
     this.realtime?.stop();
     this.realtime = null;
     if (this.onlineTimer) clearInterval(this.onlineTimer);
     this.onlineTimer = null;
+    if (this.onlineRefresh) clearTimeout(this.onlineRefresh);
+    this.onlineRefresh = null;
   }
 
   get realtimeMode(): string | null {

@@ -19,7 +19,7 @@ describe('GraphQL operations', () => {
     expect(documents.map(([n]) => n).sort()).toEqual(
       [
         'CREATE_ROOM', 'JOIN_ROOM', 'LEAVE_ROOM', 'LOGIN', 'ME', 'MESSAGES', 'MY_EVENTS', 'REALTIME',
-        'REALTIME_TOKEN', 'REFRESH_TOKEN', 'REGISTER', 'ROOM', 'ROOMS', 'ROOM_ONLINE', 'SEND_MESSAGE', 'SEND_TYPING',
+        'REALTIME_TOKEN', 'REFRESH_TOKEN', 'REGISTER', 'ROOM', 'ROOMS', 'ROOM_CHANNEL_TOKEN', 'ROOM_ONLINE', 'SEND_MESSAGE', 'SEND_TYPING',
       ].sort(),
     );
   });

@@ -122,6 +122,11 @@ export const REALTIME_TOKEN = /* GraphQL */ `
   query RealtimeToken { realtime { connectionToken } }
 `;
 
+/** Subscription token for the room's Centrifugo channel `room:<id>` (Centrifugo mode, members only). */
+export const ROOM_CHANNEL_TOKEN = /* GraphQL */ `
+  query RoomChannelToken($roomId: ID!) { roomChannelToken(roomId: $roomId) { channel token } }
+`;
+
 const EVENT_FIELDS = /* GraphQL */ `
   fragment EventFields on RoomEvent {
     __typename

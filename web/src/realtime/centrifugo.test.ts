@@ -1,16 +1,23 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore, Session } from '../lib/session';
 import type { RoomEvent } from '../lib/types';
-import { fakeFetch } from '../test/fakeFetch';
+import { fakeFetch, gqlError, type FakeCall } from '../test/fakeFetch';
 import { alice } from '../test/fixtures';
-import { startRealtime, type RealtimeStatus } from './realtime';
+import { startRealtime, type RealtimeStatus, type RoomPresenceChange } from './realtime';
 
-type Cmd = { id: number; connect?: { token?: string }; subscribe?: { channel: string; recover?: boolean; token?: string } };
+type Cmd = {
+  id: number;
+  connect?: { token?: string };
+  subscribe?: { channel: string; recover?: boolean; token?: string };
+  unsubscribe?: { channel: string };
+};
 
 /** A WebSocket double speaking Centrifugo's JSON protocol (newline-separated frames). */
 class FakeCentrifugoSocket {
   static all: FakeCentrifugoSocket[] = [];
   static subscribeReply: (cmd: Cmd) => Record<string, unknown> = () => ({});
+  /** An error reply to a subscribe command instead of a result (e.g. 103 permission denied). */
+  static subscribeError: (cmd: Cmd) => { code: number; message: string } | null = () => null;
   readyState = 0;
   commands: Cmd[] = [];
   onopen: (() => void) | null = null;
@@ -31,7 +38,10 @@ class FakeCentrifugoSocket {
       const cmd = JSON.parse(line) as Cmd;
       this.commands.push(cmd);
       if (cmd.connect) this.reply({ id: cmd.id, connect: { client: 'c1', version: '6.0.0', ping: 25, pong: true } });
-      else if (cmd.subscribe) this.reply({ id: cmd.id, subscribe: FakeCentrifugoSocket.subscribeReply(cmd) });
+      else if (cmd.subscribe) {
+        const error = FakeCentrifugoSocket.subscribeError(cmd);
+        this.reply(error ? { id: cmd.id, error } : { id: cmd.id, subscribe: FakeCentrifugoSocket.subscribeReply(cmd) });
+      } else if (cmd.unsubscribe) this.reply({ id: cmd.id, unsubscribe: {} });
     }
   }
 
@@ -53,12 +63,35 @@ class FakeCentrifugoSocket {
   publish(channel: string, data: unknown) {
     this.reply({ push: { channel, pub: { data, offset: 1 } } });
   }
+
+  /** Server side: a join or leave push (force_push_join_leave). */
+  presence(channel: string, kind: 'join' | 'leave', user: string) {
+    this.reply({ push: { channel, [kind]: { info: { user, client: `client-${user}` } } } });
+  }
+
+  /** Channels subscribed minus those unsubscribed, in order. */
+  channels(): string[] {
+    const out: string[] = [];
+    for (const c of this.commands) {
+      if (c.subscribe) out.push(c.subscribe.channel);
+      if (c.unsubscribe) out.splice(out.indexOf(c.unsubscribe.channel), 1);
+    }
+    return out;
+  }
 }
 
-function setup() {
+function setup(roomToken: (c: FakeCall) => unknown = (c) => ({
+  data: { roomChannelToken: { channel: `room:${c.variables.roomId}`, token: `rt-${c.variables.roomId}-${c.token}` } },
+})) {
   FakeCentrifugoSocket.all = [];
   let tokens = 0;
+  let refreshes = 0;
   const f = fakeFetch((c) => {
+    if (c.op === 'RoomChannelToken') return roomToken(c);
+    if (c.op === 'RefreshToken') {
+      const n = ++refreshes;
+      return { data: { refreshToken: { accessToken: `a1${n}`, refreshToken: `r1${n}`, expiresIn: 900, user: alice } } };
+    }
     if (c.op === 'Realtime') {
       return {
         data: {
@@ -77,14 +110,31 @@ function setup() {
   const events: RoomEvent[] = [];
   const lives: boolean[] = [];
   const statuses: RealtimeStatus[] = [];
+  const presence: [string, RoomPresenceChange][] = [];
   const start = () =>
     startRealtime(
       session,
-      { onEvent: (e) => events.push(e), onLive: (l) => lives.push(l), onStatus: (s) => statuses.push(s) },
-      { centrifuge: { websocket: FakeCentrifugoSocket, minReconnectDelay: 1, maxReconnectDelay: 5 } },
+      {
+        onEvent: (e) => events.push(e),
+        onLive: (l) => lives.push(l),
+        onStatus: (s) => statuses.push(s),
+        onRoomPresence: (roomId, change) => presence.push([roomId, change]),
+      },
+      {
+        centrifuge: { websocket: FakeCentrifugoSocket, minReconnectDelay: 1, maxReconnectDelay: 5 },
+        roomSubscription: { minResubscribeDelay: 1, maxResubscribeDelay: 5 },
+      },
     );
-  return { f, start, events, lives, statuses };
+  return { f, session, start, events, lives, statuses, presence };
 }
+
+afterEach(() => {
+  FakeCentrifugoSocket.subscribeReply = () => ({});
+  FakeCentrifugoSocket.subscribeError = () => null;
+  vi.restoreAllMocks();
+});
+
+const typing = (roomId: string) => ({ __typename: 'Typing', roomId, user: { id: '2', username: 'bob' } });
 
 describe('Centrifugo realtime', () => {
   it('connects with the token, subscribes to the personal channel and delivers publications', async () => {
@@ -123,6 +173,136 @@ describe('Centrifugo realtime', () => {
     FakeCentrifugoSocket.all.at(-1)!.drop(3001, 'shutdown');
     await vi.waitFor(() => expect(t.lives).toEqual([true, false, true]));
     expect(FakeCentrifugoSocket.all.length).toBe(3);
+    rt.stop();
+  });
+});
+
+describe('Centrifugo room channel (presence)', () => {
+  it('subscribes to room:<id> with the roomChannelToken token and reports join/leave', async () => {
+    const t = setup();
+    const rt = await t.start();
+    await vi.waitFor(() => expect(t.lives).toEqual([true]));
+    const [socket] = FakeCentrifugoSocket.all;
+    rt.watchRoom!('7');
+    await vi.waitFor(() => expect(t.presence).toEqual([['7', { kind: 'subscribed' }]]));
+    expect(t.f.calls.filter((c) => c.op === 'RoomChannelToken').map((c) => c.variables)).toEqual([{ roomId: '7' }]);
+    expect(socket.commands.find((c) => c.subscribe?.channel === 'room:7')?.subscribe?.token).toBe('rt-7-a1');
+    expect(socket.channels()).toEqual(['personal:#1', 'room:7']);
+
+    socket.presence('room:7', 'join', '2');
+    socket.presence('room:7', 'leave', '2');
+    await vi.waitFor(() => expect(t.presence).toHaveLength(3));
+    expect(t.presence.slice(1)).toEqual([
+      ['7', { kind: 'join', userId: '2' }],
+      ['7', { kind: 'leave', userId: '2' }],
+    ]);
+
+    // The room channel's publications are not events: the personal channel brings them.
+    socket.publish('room:7', typing('7'));
+    socket.publish('personal:#1', typing('7'));
+    await vi.waitFor(() => expect(t.events).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.events).toHaveLength(1);
+
+    // The same room again changes nothing.
+    rt.watchRoom!('7');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.f.calls.filter((c) => c.op === 'RoomChannelToken')).toHaveLength(1);
+    rt.stop();
+    expect(socket.channels()).toEqual([]);
+  });
+
+  it('another room replaces the watched one; null leaves it', async () => {
+    const t = setup();
+    const rt = await t.start();
+    rt.watchRoom!('7'); // before the connection is up: subscribes once it is
+    await vi.waitFor(() => expect(t.presence).toEqual([['7', { kind: 'subscribed' }]]));
+    const [socket] = FakeCentrifugoSocket.all;
+    rt.watchRoom!('8');
+    await vi.waitFor(() => expect(socket.channels()).toEqual(['personal:#1', 'room:8']));
+    await vi.waitFor(() => expect(t.presence.at(-1)).toEqual(['8', { kind: 'subscribed' }]));
+    // A late join on the old room is not reported.
+    socket.presence('room:7', 'join', '3');
+    rt.watchRoom!(null);
+    await vi.waitFor(() => expect(socket.channels()).toEqual(['personal:#1']));
+    socket.presence('room:8', 'join', '3');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.presence).toEqual([
+      ['7', { kind: 'subscribed' }],
+      ['8', { kind: 'subscribed' }],
+    ]);
+    rt.stop();
+  });
+
+  it('refreshes the access token when roomChannelToken answers UNAUTHENTICATED', async () => {
+    const t = setup((c) =>
+      c.token === 'a1'
+        ? gqlError('UNAUTHENTICATED', 'expired')
+        : { data: { roomChannelToken: { channel: 'room:7', token: `rt-${c.token}` } } },
+    );
+    const rt = await t.start();
+    rt.watchRoom!('7');
+    await vi.waitFor(() => expect(t.presence).toEqual([['7', { kind: 'subscribed' }]]));
+    expect(t.f.calls.filter((c) => c.op === 'RefreshToken')).toHaveLength(1);
+    const socket = FakeCentrifugoSocket.all[0];
+    expect(socket.commands.find((c) => c.subscribe?.channel === 'room:7')?.subscribe?.token).toBe('rt-a11');
+    rt.stop();
+  });
+
+  it('a refused token only logs; the personal channel keeps working and other rooms still work', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const t = setup((c) =>
+      c.variables.roomId === '7'
+        ? gqlError('FORBIDDEN', 'not a member')
+        : { data: { roomChannelToken: { channel: `room:${c.variables.roomId}`, token: 'ok' } } },
+    );
+    const rt = await t.start();
+    await vi.waitFor(() => expect(t.lives).toEqual([true]));
+    rt.watchRoom!('7');
+    await vi.waitFor(() => expect(warn).toHaveBeenCalled());
+    await new Promise((r) => setTimeout(r, 50)); // resubscribe delays are 1–5 ms here
+    const socket = FakeCentrifugoSocket.all[0];
+    expect(socket.channels()).toEqual(['personal:#1']);
+    expect(t.f.calls.filter((c) => c.op === 'RoomChannelToken')).toHaveLength(1); // not retried
+    expect(t.presence).toEqual([]);
+    socket.publish('personal:#1', typing('7'));
+    await vi.waitFor(() => expect(t.events).toHaveLength(1));
+    rt.watchRoom!('8');
+    await vi.waitFor(() => expect(t.presence).toEqual([['8', { kind: 'subscribed' }]]));
+    expect(t.statuses).not.toContain('stopped');
+    rt.stop();
+  });
+
+  it('a transient failure of roomChannelToken is retried', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    let n = 0;
+    const t = setup(() =>
+      ++n < 3
+        ? new Response('', { status: 503 })
+        : { data: { roomChannelToken: { channel: 'room:7', token: 'ok' } } },
+    );
+    const rt = await t.start();
+    rt.watchRoom!('7');
+    await vi.waitFor(() => expect(t.presence).toEqual([['7', { kind: 'subscribed' }]]));
+    expect(t.f.calls.filter((c) => c.op === 'RoomChannelToken')).toHaveLength(3);
+    expect(warn).toHaveBeenCalled();
+    rt.stop();
+  });
+
+  it('a subscribe refused by Centrifugo only logs', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    FakeCentrifugoSocket.subscribeError = (cmd) =>
+      cmd.subscribe?.channel === 'room:7' ? { code: 103, message: 'permission denied' } : null;
+    const t = setup();
+    const rt = await t.start();
+    rt.watchRoom!('7');
+    await vi.waitFor(() => expect(warn).toHaveBeenCalled());
+    const socket = FakeCentrifugoSocket.all[0];
+    await vi.waitFor(() => expect(t.lives).toEqual([true]));
+    socket.publish('personal:#1', typing('7'));
+    await vi.waitFor(() => expect(t.events).toHaveLength(1));
+    expect(t.presence).toEqual([]);
+    rt.watchRoom!(null);
     rt.stop();
   });
 });

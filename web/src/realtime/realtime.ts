@@ -2,11 +2,21 @@
  * Live events for the signed-in user: Centrifugo's personal channel when the server says
  * `CENTRIFUGO`, otherwise the `myEvents` GraphQL subscription. Both call `onLive` every time the
  * stream (re)starts, so the caller can refetch what a gap may have hidden.
+ *
+ * In Centrifugo mode the open room's channel `room:<id>` is joined as well (`watchRoom`): the
+ * server reads who is online from Centrifugo presence there. Its publications are ignored (the
+ * personal channel carries every event); its join/leave events report presence changes.
  */
-import { Centrifuge, type Options as CentrifugeOptions, type Subscription } from 'centrifuge';
+import {
+  Centrifuge,
+  UnauthorizedError,
+  type Options as CentrifugeOptions,
+  type Subscription,
+  type SubscriptionOptions,
+} from 'centrifuge';
 import { createClient, type Client } from 'graphql-ws';
 import { GqlError, isTransient } from '../lib/graphql';
-import { MY_EVENTS, REALTIME, REALTIME_TOKEN } from '../lib/operations';
+import { MY_EVENTS, REALTIME, REALTIME_TOKEN, ROOM_CHANNEL_TOKEN } from '../lib/operations';
 import type { Session } from '../lib/session';
 import { asRoomEvent, type RealtimeInfo, type RealtimeMode, type RoomEvent } from '../lib/types';
 
@@ -20,11 +30,31 @@ export interface RealtimeHandlers {
    */
   onLive(lost: boolean): void;
   onStatus(status: RealtimeStatus): void;
+  /**
+   * Who is present in a watched room may have changed: the room subscription became active, or
+   * someone joined or left its channel (`userId`: Centrifugo's `info.user`, the user id).
+   */
+  onRoomPresence?(roomId: string, change: RoomPresenceChange): void;
+}
+
+export interface RoomPresenceChange {
+  kind: 'subscribed' | 'join' | 'leave';
+  userId?: string;
 }
 
 export interface RealtimeConnection {
   readonly mode: RealtimeMode;
+  /**
+   * Be present in this room (null: in none), replacing the room watched before. Centrifugo
+   * mode only (a subscription to `room:<id>`); elsewhere absent or a no-op. Never throws.
+   */
+  watchRoom?(roomId: string | null): void;
   stop(): void;
+}
+
+/** The Centrifugo channel of a room. */
+export function roomChannel(roomId: string): string {
+  return `room:${roomId}`;
 }
 
 /** `ws(s)://<host>/graphql` for the page's origin. */
@@ -42,6 +72,8 @@ export interface RealtimeOptions {
   backoff?: (attempt: number) => number;
   /** Extra options for the Centrifugo client (tests: a WebSocket double, short delays). */
   centrifuge?: Partial<CentrifugeOptions>;
+  /** Extra options for the room channel subscription (tests: short resubscribe delays). */
+  roomSubscription?: Partial<SubscriptionOptions>;
 }
 
 export async function startRealtime(
@@ -59,7 +91,7 @@ export async function startRealtime(
     return startGraphqlWs(session, handlers, { ...opts, wsUrl: opts.wsUrl ?? graphqlWsUrl() });
   }
   if (realtime.mode === 'CENTRIFUGO' && realtime.centrifugoUrl) {
-    return startCentrifugo(session, realtime, handlers, opts.centrifuge);
+    return startCentrifugo(session, realtime, handlers, opts.centrifuge, opts.roomSubscription);
   }
   return startGraphqlWs(session, handlers, { ...opts, wsUrl: opts.wsUrl ?? graphqlWsUrl() });
 }
@@ -69,6 +101,7 @@ function startCentrifugo(
   info: RealtimeInfo,
   handlers: RealtimeHandlers,
   extra: Partial<CentrifugeOptions> = {},
+  roomExtra: Partial<SubscriptionOptions> = {},
 ): RealtimeConnection {
   const client = new Centrifuge(info.centrifugoUrl!, {
     ...extra,
@@ -98,9 +131,81 @@ function startCentrifugo(
   client.on('disconnected', () => handlers.onStatus('stopped'));
   sub.subscribe();
   client.connect();
+
+  let stopped = false;
+  let room: Subscription | null = null;
+  const dropRoom = () => {
+    const r = room;
+    room = null;
+    if (!r) return;
+    try {
+      r.removeAllListeners();
+      client.removeSubscription(r); // unsubscribes first
+    } catch (e) {
+      console.warn(`realtime: leaving ${r.channel} failed`, e);
+    }
+  };
+  const watchRoom = (roomId: string | null) => {
+    const channel = roomId === null ? null : roomChannel(roomId);
+    if (stopped || (room?.channel ?? null) === channel) return;
+    dropRoom();
+    if (roomId === null || channel === null) return;
+    try {
+      const existing = client.getSubscription(channel);
+      if (existing) client.removeSubscription(existing);
+      const r = client.newSubscription(channel, {
+        ...roomExtra,
+        getToken: async () => {
+          try {
+            const data = await session.request<{ roomChannelToken: { channel: string; token: string } }>(
+              ROOM_CHANNEL_TOKEN,
+              { roomId },
+            );
+            if (data.roomChannelToken.channel !== channel) {
+              throw new UnauthorizedError(`token is for ${data.roomChannelToken.channel}, not ${channel}`);
+            }
+            return data.roomChannelToken.token;
+          } catch (e) {
+            // Refused (not a member, no such room, signed out): give up on this room. A network
+            // or server hiccup is thrown as is, so centrifuge tries again with backoff.
+            if (e instanceof GqlError && !isTransient(e)) {
+              console.warn(`realtime: no token for ${channel} (${e.code}); online presence is off for this room`);
+              throw new UnauthorizedError(e.message);
+            }
+            throw e;
+          }
+        },
+      });
+      const report = (kind: RoomPresenceChange['kind'], userId?: string) => {
+        if (room !== r) return;
+        try {
+          handlers.onRoomPresence?.(roomId, userId === undefined ? { kind } : { kind, userId });
+        } catch (e) {
+          console.warn('realtime: room presence handler failed', e);
+        }
+      };
+      r.on('subscribed', () => report('subscribed'));
+      r.on('join', (ctx) => report('join', ctx.info.user));
+      r.on('leave', (ctx) => report('leave', ctx.info.user));
+      // Publications are not listened to: the personal channel delivers the same events.
+      r.on('error', (ctx) => console.warn(`realtime: ${channel} ${ctx.type} error`, ctx.error));
+      r.on('unsubscribed', (ctx) => {
+        if (ctx.code !== 0) console.warn(`realtime: ${channel} unsubscribed (${ctx.code} ${ctx.reason})`);
+      });
+      room = r;
+      r.subscribe();
+    } catch (e) {
+      console.warn(`realtime: cannot subscribe to ${channel}`, e);
+      dropRoom();
+    }
+  };
+
   return {
     mode: 'CENTRIFUGO',
+    watchRoom,
     stop() {
+      stopped = true;
+      dropRoom();
       sub.unsubscribe();
       sub.removeAllListeners();
       client.removeSubscription(sub);
