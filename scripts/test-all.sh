@@ -35,4 +35,7 @@ step "web client: end to end in headless Chromium (in-process realtime)"
 scripts/chromium.sh >/dev/null
 scripts/e2e.sh
 
+step "web client: end to end in headless Chromium (through a real Centrifugo)"
+scripts/e2e.sh centrifugo
+
 step "all checks passed"
