@@ -24,7 +24,15 @@ cargo test --workspace
 step "Rust API suite on PostgreSQL"
 TEST_DATABASE_URL="$TEST_PG_ADMIN_URL" cargo test -p chatgql --test api
 
-step "interoperability: npm graphql-ws client"
+step "benchmarks, small versions (fail only on correctness)"
+(
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  cargo build -p chatgql -p chatgql-bench
+  target/debug/chatgql-bench --small --database sqlite
+  target/debug/chatgql-bench --small --database postgres --pg-admin-url "$TEST_PG_ADMIN_URL"
+)
+
+step "interoperability: npm graphql-ws and centrifuge clients"
 cargo build -p chatgql
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error && CHATGQL_BIN="$PWD/../../target/debug/chatgql" node --test)
 

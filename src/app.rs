@@ -204,6 +204,12 @@ async fn graphql_get(
     match (upgrade, protocol) {
         (Ok(upgrade), Some(protocol)) => upgrade
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
+            // Small buffers: an idle subscription should cost kilobytes, not the 2 × 128 KiB
+            // of the defaults. Client messages are small GraphQL documents.
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(4 * 1024)
+            .max_message_size(BODY_LIMIT)
+            .max_frame_size(BODY_LIMIT)
             .on_upgrade(move |socket| ws::serve(socket, protocol, schema, state))
             .into_response(),
         _ => (
