@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use centrifugo::{ApiClient, Client, ClientConfig, ClientEvent, tokens};
+use centrifugo::{ApiClient, Client, ClientConfig, ClientEvent, api::PublishCommand, tokens};
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
@@ -15,6 +15,8 @@ use crate::{config::CentrifugoConfig, db::Db, services::rooms};
 
 /// Personal channels per broadcast call.
 const BROADCAST_CHUNK: usize = 500;
+/// Publications per `batch` call of the relay.
+const BATCH_COMMANDS: usize = 1000;
 /// Lifetime of the tokens handed to clients.
 pub const TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -99,18 +101,73 @@ impl Centrifugo {
     }
 
     /// Publishes events in order: each to its room channel and to every member's personal
-    /// channel, with an idempotency key per event, so a retried publish is dropped.
+    /// channel, with an idempotency key per event, so a retried publish is dropped. One
+    /// membership query per round and one ordered `batch` call per [`BATCH_COMMANDS`]
+    /// publications, instead of several round trips per event.
     pub async fn publish(&self, batch: &[Pending]) -> Published {
-        for (done, p) in batch.iter().enumerate() {
-            if let Err(error) = self
-                .publish_one(&p.event, Some(&idempotency_key(p)), false)
-                .await
-            {
+        let mut rooms: Vec<i64> = batch.iter().map(|p| p.event.room_id()).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        let members = match rooms::member_ids_of(&self.db, &rooms).await {
+            Ok(m) => m,
+            Err(e) => {
                 return Published {
-                    count: done,
+                    count: 0,
+                    error: Some(anyhow::anyhow!("room members: {e:?}")),
+                };
+            }
+        };
+        // Commands of all events in order; `ends[i]` is one past event i's last command.
+        let mut commands = Vec::new();
+        let mut ends = Vec::with_capacity(batch.len());
+        for p in batch {
+            let data: serde_json::Value = match serde_json::from_str(&p.payload) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Published {
+                        count: 0,
+                        error: Some(e.into()),
+                    };
+                }
+            };
+            let key = idempotency_key(p);
+            let room_id = p.event.room_id();
+            let mut channels = vec![room_channel(room_id)];
+            let room_members = members.get(&room_id).map(Vec::as_slice).unwrap_or_default();
+            channels.extend(room_members.iter().map(|u| personal_channel(*u)));
+            if let Some((user, false)) = p.event.member_change() {
+                // The one who left still hears of it on their own channel.
+                channels.push(personal_channel(user));
+            }
+            for channel in channels {
+                commands.push(PublishCommand {
+                    channel,
+                    data: data.clone(),
+                    idempotency_key: Some(key.clone()),
+                    skip_history: false,
+                });
+            }
+            ends.push(commands.len());
+        }
+        let mut sent = 0;
+        for chunk in commands.chunks(BATCH_COMMANDS) {
+            let failed = match self.api.batch(chunk, false).await {
+                Ok(replies) => replies
+                    .into_iter()
+                    .position(|r| r.is_err())
+                    .map(|i| anyhow::anyhow!("publish to {} refused", chunk[i].channel)),
+                Err(e) => Some(anyhow::anyhow!("batch publish: {e}")),
+            };
+            if let Some(error) = failed {
+                // Events wholly before this chunk are done; the rest is retried (and any
+                // part of it that did go out is dropped then by its idempotency key).
+                let count = ends.iter().take_while(|end| **end <= sent).count();
+                return Published {
+                    count,
                     error: Some(error),
                 };
             }
+            sent += chunk.len();
         }
         Published {
             count: batch.len(),

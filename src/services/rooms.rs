@@ -283,6 +283,23 @@ pub async fn member_ids(db: &Db, room_id: i64) -> AppResult<Vec<i64>> {
         .await?)
 }
 
+/// The member ids of each of these rooms.
+pub async fn member_ids_of(db: &Db, room_ids: &[i64]) -> AppResult<HashMap<i64, Vec<i64>>> {
+    let rows: Vec<(i64, i64)> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::RoomId)
+        .column(membership::Column::UserId)
+        .filter(membership::Column::RoomId.is_in(room_ids.iter().copied()))
+        .into_tuple()
+        .all(&db.conn)
+        .await?;
+    let mut by_room: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (room, user) in rows {
+        by_room.entry(room).or_default().push(user);
+    }
+    Ok(by_room)
+}
+
 /// The last message of each of these rooms that has one.
 pub async fn last_messages(db: &Db, room_ids: &[i64]) -> AppResult<HashMap<i64, message::Model>> {
     let last_ids: Vec<i64> = message::Entity::find()
