@@ -78,7 +78,7 @@ const RELAY_LOCK: (i32, i32) = (0x6367, 1);
 /// every room's events go out once, in order.
 pub async fn drain(db: &Db, sink: &Sink) -> anyhow::Result<usize> {
     if db.backend() != DbBackend::Postgres {
-        return drain_with(&db.conn, Some(db), sink).await;
+        return drain_with(&db.conn, sink).await;
     }
     let tx = db.conn.begin().await?;
     let locked = tx
@@ -94,19 +94,15 @@ pub async fn drain(db: &Db, sink: &Sink) -> anyhow::Result<usize> {
     if !locked {
         return Ok(0);
     }
-    let result = drain_with(&tx, None, sink).await;
+    let result = drain_with(&tx, sink).await;
     tx.commit().await?;
     result
 }
 
-/// One round over `conn`. With `writer`, the deletes go through its write transactions
-/// (SQLite: queued behind this process's other writers instead of contending for the file
-/// lock).
-async fn drain_with(
-    conn: &impl ConnectionTrait,
-    writer: Option<&Db>,
-    sink: &Sink,
-) -> anyhow::Result<usize> {
+/// One round over `conn`. On SQLite the delete is a single autocommit statement that waits
+/// in SQLite's busy handler; routing it through the writer queue instead was measured to
+/// make relay rounds slower under load (docs/benchmarks.md).
+async fn drain_with(conn: &impl ConnectionTrait, sink: &Sink) -> anyhow::Result<usize> {
     let rows = outbox::Entity::find()
         .order_by_asc(outbox::Column::Id)
         .limit(BATCH)
@@ -138,17 +134,10 @@ async fn drain_with(
     let mut done: Vec<i64> = pending[..published.count].iter().map(|p| p.id).collect();
     done.extend(broken);
     if !done.is_empty() {
-        let delete = outbox::Entity::delete_many().filter(outbox::Column::Id.is_in(done));
-        match writer {
-            Some(db) => {
-                let tx = db.begin_write().await?;
-                delete.exec(&*tx).await?;
-                tx.commit().await?;
-            }
-            None => {
-                delete.exec(conn).await?;
-            }
-        }
+        outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(done))
+            .exec(conn)
+            .await?;
     }
     match published.error {
         Some(err) => Err(err),
