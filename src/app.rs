@@ -15,6 +15,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
+    serve::ListenerExt,
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tower_http::{
@@ -121,6 +122,14 @@ impl App {
             ..
         } = self;
         let closing = shutdown.subscribe();
+        // Events are small frames written as they happen: Nagle's algorithm would hold each
+        // one back until the client acknowledged the previous (tens of milliseconds with
+        // delayed ACKs).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 signal.await;

@@ -44,6 +44,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let bare_url = format!("http://{}/graphql", listener.local_addr()?);
+    // TCP_NODELAY like the server's listener, so both sides differ only in the handler.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let bare_task = tokio::spawn(async move { axum::serve(listener, bare).await });
 
     let conns = ctx.args.query_conns.max(1);
