@@ -33,9 +33,15 @@ pub struct Pending {
 /// Runs until `shutdown` turns true, then drains once more.
 pub async fn run(db: Db, sink: Sink, mut shutdown: watch::Receiver<bool>) {
     let signal = db.outbox_signal();
+    // SQLite: publish from a cursor and delete behind it (see `Cursor`).
+    let mut cursor = (db.backend() == DbBackend::Sqlite).then(|| Cursor::start(db.clone()));
     let mut failures = 0u32;
     loop {
-        match drain(&db, &sink).await {
+        let round = match &mut cursor {
+            Some(cursor) => cursor.round(&db, &sink).await,
+            None => drain(&db, &sink).await,
+        };
+        match round {
             Ok(n) if n as u64 == BATCH => continue,
             Ok(_) => failures = 0,
             Err(err) => {
@@ -61,8 +67,115 @@ pub async fn run(db: Db, sink: Sink, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
-            let _ = drain(&db, &sink).await;
             break;
+        }
+    }
+    // Last round: whatever committed before shutdown goes out, and nothing published is
+    // left behind to be published again on the next start.
+    match cursor {
+        Some(mut cursor) => {
+            while let Ok(n) = cursor.round(&db, &sink).await {
+                if (n as u64) < BATCH {
+                    break;
+                }
+            }
+            cursor.finish().await;
+        }
+        None => {
+            let _ = drain(&db, &sink).await;
+        }
+    }
+}
+
+/// SQLite's relay position. Rows are read from after the last one published, and deleted
+/// by a separate task: the delete needs SQLite's single write lock, and waiting for it
+/// between rounds (behind the senders' transactions) held every later event back.
+///
+/// Safe because on SQLite ids are assigned in commit order (one writer at a time, and
+/// `AUTOINCREMENT` never reuses an id), so no row can later appear below the cursor. After
+/// a crash the cursor starts from the table again: rows published but not yet deleted go
+/// out once more, with the same idempotency key.
+struct Cursor {
+    /// Every row with an id up to this has been published (or dropped as unreadable).
+    through: watch::Sender<i64>,
+    deleter: tokio::task::JoinHandle<()>,
+}
+
+/// Pause between two deletes, so one delete covers several rounds under load.
+const DELETE_EVERY: Duration = Duration::from_millis(50);
+
+impl Cursor {
+    fn start(db: Db) -> Self {
+        let (through, rx) = watch::channel(0);
+        let deleter = tokio::spawn(delete_published(db, rx));
+        Self { through, deleter }
+    }
+
+    /// Publishes one batch after the cursor; returns how many rows it read.
+    async fn round(&mut self, db: &Db, sink: &Sink) -> anyhow::Result<usize> {
+        let after = *self.through.borrow();
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::Id.gt(after))
+            .order_by_asc(outbox::Column::Id)
+            .limit(BATCH)
+            .all(&db.conn)
+            .await?;
+        let n = rows.len();
+        let round = publish_rows(rows, sink).await;
+        if let Some(&last) = round.done.last() {
+            // `done` is a prefix of the rows read: everything up to `last` is handled.
+            self.through.send_replace(last);
+        }
+        round.error.map_or(Ok(n), Err)
+    }
+
+    /// Stops the deleter once it has deleted everything published.
+    async fn finish(self) {
+        drop(self.through);
+        if let Err(err) = self.deleter.await {
+            tracing::error!(error = ?err, "outbox deleter failed");
+        }
+    }
+}
+
+/// Deletes rows up to the published position whenever it moves; ends when the relay stops,
+/// after one last delete.
+async fn delete_published(db: Db, mut through: watch::Receiver<i64>) {
+    let mut deleted = 0;
+    let mut failures = 0u32;
+    loop {
+        let target = *through.borrow_and_update();
+        if target > deleted {
+            match outbox::Entity::delete_many()
+                .filter(outbox::Column::Id.lte(target))
+                .exec(&db.conn)
+                .await
+            {
+                Ok(_) => {
+                    deleted = target;
+                    failures = 0;
+                    tokio::time::sleep(DELETE_EVERY).await;
+                }
+                Err(err) => {
+                    failures += 1;
+                    tracing::warn!(error = ?err, failures, "deleting published outbox rows failed; retrying");
+                    if through.has_changed().is_err() && failures >= 3 {
+                        // Stopping: the rows stay and are published again on the next start.
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(failures.min(6))))
+                        .await;
+                }
+            }
+            continue;
+        }
+        if through.changed().await.is_err() {
+            // The relay stopped: one last delete if it moved since.
+            let target = *through.borrow();
+            if target > deleted {
+                continue;
+            }
+            return;
         }
     }
 }
@@ -99,9 +212,7 @@ pub async fn drain(db: &Db, sink: &Sink) -> anyhow::Result<usize> {
     result
 }
 
-/// One round over `conn`. On SQLite the delete is a single autocommit statement that waits
-/// in SQLite's busy handler; routing it through the writer queue instead was measured to
-/// make relay rounds slower under load (docs/benchmarks.md).
+/// One round over `conn`, deleting what it published in the same connection.
 async fn drain_with(conn: &impl ConnectionTrait, sink: &Sink) -> anyhow::Result<usize> {
     let rows = outbox::Entity::find()
         .order_by_asc(outbox::Column::Id)
@@ -109,39 +220,62 @@ async fn drain_with(conn: &impl ConnectionTrait, sink: &Sink) -> anyhow::Result<
         .all(conn)
         .await?;
     let n = rows.len();
-    if n == 0 {
-        return Ok(0);
+    let round = publish_rows(rows, sink).await;
+    if !round.done.is_empty() {
+        outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(round.done))
+            .exec(conn)
+            .await?;
     }
-    let mut pending = Vec::with_capacity(n);
-    let mut broken = Vec::new();
-    for row in rows {
+    round.error.map_or(Ok(n), Err)
+}
+
+/// What one round handled.
+struct Round {
+    /// Ids handled (published, or dropped as unreadable), in order: a prefix of the rows read.
+    done: Vec<i64>,
+    /// Why the round stopped early.
+    error: Option<anyhow::Error>,
+}
+
+/// Publishes `rows` (in id order) until the first failure.
+async fn publish_rows(rows: Vec<outbox::Model>, sink: &Sink) -> Round {
+    let mut pending = Vec::with_capacity(rows.len());
+    // Position in `rows` of each entry of `pending`, to find the handled prefix.
+    let mut index = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        ids.push(row.id);
         match serde_json::from_str::<RoomEvent>(&row.payload) {
-            Ok(event) => pending.push(Pending {
-                id: row.id,
-                event,
-                payload: row.payload,
-            }),
+            Ok(event) => {
+                index.push(i);
+                pending.push(Pending {
+                    id: row.id,
+                    event,
+                    payload: row.payload,
+                });
+            }
             Err(err) => {
                 // Unreadable rows cannot be fixed by retrying: log and drop them.
                 tracing::error!(outbox_id = row.id, error = %err, "dropping unreadable outbox row");
-                broken.push(row.id);
             }
         }
+    }
+    if pending.is_empty() {
+        return Round {
+            done: ids,
+            error: None,
+        };
     }
     let published = sink.publish(&pending).await;
     metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "sink" => sink.name())
         .increment(published.count as u64);
-    let mut done: Vec<i64> = pending[..published.count].iter().map(|p| p.id).collect();
-    done.extend(broken);
-    if !done.is_empty() {
-        outbox::Entity::delete_many()
-            .filter(outbox::Column::Id.is_in(done))
-            .exec(conn)
-            .await?;
-    }
-    match published.error {
-        Some(err) => Err(err),
-        None => Ok(n),
+    // Handled: every row before the first unpublished event.
+    let handled = index.get(published.count).copied().unwrap_or(ids.len());
+    ids.truncate(handled);
+    Round {
+        done: ids,
+        error: published.error,
     }
 }
 
