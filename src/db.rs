@@ -14,6 +14,23 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::config::redact_url;
 
+/// Connections in the pool for an SQLite file.
+pub const SQLITE_POOL: u32 = 8;
+/// Connections in the pool for PostgreSQL.
+pub const POSTGRES_POOL: u32 = 32;
+
+/// How the server opens an SQLite database: created if missing, WAL, synchronous=NORMAL
+/// (a committed transaction survives a process crash; the last few may be lost on power
+/// loss, as docs/benchmarks.md states), a 10 s busy timeout and foreign keys on.
+pub fn sqlite_connect_options(url: &str) -> Result<SqliteConnectOptions, sea_orm::sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}
+
 /// The database and what it takes to write to it safely.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -62,18 +79,11 @@ impl Db {
         let shown = redact_url(url);
         if url.starts_with("sqlite:") {
             let memory = url.contains(":memory:") || url.contains("mode=memory");
-            let options = SqliteConnectOptions::from_str(url)
-                .with_context(|| format!("DATABASE_URL {shown} is not a valid SQLite URL"))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // WAL + NORMAL: a committed transaction survives a process crash; the last
-                // few may be lost on power loss. Stated in docs/benchmarks.md.
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+            let options = sqlite_connect_options(url)
+                .with_context(|| format!("DATABASE_URL {shown} is not a valid SQLite URL"))?;
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists per connection, so it gets exactly one.
-                .max_connections(if memory { 1 } else { 8 })
+                .max_connections(if memory { 1 } else { SQLITE_POOL })
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
@@ -88,7 +98,7 @@ impl Db {
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
             options
-                .max_connections(32)
+                .max_connections(POSTGRES_POOL)
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(5))
                 .acquire_timeout(Duration::from_secs(10))

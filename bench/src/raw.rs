@@ -3,16 +3,14 @@
 //! with the server's pool sizes and durability settings, and no HTTP or GraphQL.
 
 use std::{
-    str::FromStr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
 use sea_orm::sqlx::{
-    self, Connection as _, PgPool, Row as _, SqlitePool,
-    postgres::PgPoolOptions,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    self, Connection as _, PgPool, Row as _, SqlitePool, postgres::PgPoolOptions,
+    sqlite::SqlitePoolOptions,
 };
 use tokio::sync::Mutex;
 
@@ -39,14 +37,9 @@ impl RawDb {
     /// Connects to `url` (already migrated) with the server's settings.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+            let options = chatgql::db::sqlite_connect_options(url)?;
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(chatgql::db::SQLITE_POOL)
                 .min_connections(1)
                 .connect_with(options)
                 .await
@@ -54,7 +47,7 @@ impl RawDb {
             Ok(Self::Sqlite(pool, Arc::default()))
         } else {
             let pool = PgPoolOptions::new()
-                .max_connections(32)
+                .max_connections(chatgql::db::POSTGRES_POOL)
                 .min_connections(1)
                 .connect(url)
                 .await
