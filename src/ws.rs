@@ -12,12 +12,15 @@ use std::{
 
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{SinkExt, StreamExt, future};
+use futures_util::{FutureExt, SinkExt, StreamExt, future};
 
 use crate::{
     app::{AppState, caller_from},
     graphql::{self, Caller, ChatSchema},
 };
+
+/// Most messages written before one flush.
+const COALESCE: usize = 64;
 
 /// How long a client has to send `connection_init`.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,25 +82,47 @@ pub async fn serve(
         }
         tokio::select! {
             msg = stream.next() => {
-                let Some(msg) = msg else { break };
-                let out = match msg {
-                    WsMessage::Text(text) => {
-                        // Legacy `graphql-ws` refuses an init with a text message.
-                        let refused = !acked && text.contains("\"connection_error\"");
-                        acked = acked || text.contains("\"connection_ack\"");
-                        if refused {
-                            let _ = sink.send(Message::Text(text.into())).await;
-                            let _ = sink.send(close(4401, "Unauthorized")).await;
+                let Some(mut msg) = msg else { break };
+                // Write every message already waiting, then flush once: a burst (one event
+                // for many subscriptions on this socket) goes out in a few writes instead of
+                // one per frame.
+                let mut stop = false;
+                for queued in 1.. {
+                    let out = match msg {
+                        WsMessage::Text(text) => {
+                            // Legacy `graphql-ws` refuses an init with a text message.
+                            let refused = !acked && text.contains("\"connection_error\"");
+                            acked = acked || text.contains("\"connection_ack\"");
+                            if refused {
+                                let _ = sink.feed(Message::Text(text.into())).await;
+                                stop = true;
+                                close(4401, "Unauthorized")
+                            } else {
+                                Message::Text(text.into())
+                            }
+                        }
+                        // A refused connection_init: the contract's code is 4401.
+                        WsMessage::Close(1002, reason) if !acked => close(4401, &reason),
+                        WsMessage::Close(code, reason) => close(code, &reason),
+                    };
+                    stop |= matches!(out, Message::Close(_));
+                    if sink.feed(out).await.is_err() {
+                        stop = true;
+                        break;
+                    }
+                    if stop || queued == COALESCE {
+                        break;
+                    }
+                    match stream.next().now_or_never() {
+                        Some(Some(next)) => msg = next,
+                        Some(None) => {
+                            stop = true;
                             break;
                         }
-                        Message::Text(text.into())
+                        None => break,
                     }
-                    // A refused connection_init: the contract's code is 4401.
-                    WsMessage::Close(1002, reason) if !acked => close(4401, &reason),
-                    WsMessage::Close(code, reason) => close(code, &reason),
-                };
-                let closing = matches!(out, Message::Close(_));
-                if sink.send(out).await.is_err() || closing {
+                }
+                if sink.flush().await.is_err() || stop {
                     break;
                 }
             }
