@@ -10,7 +10,8 @@ pub const OPERATIONS: &str = "chatgql_graphql_operations_total";
 pub const OPERATION_SECONDS: &str = "chatgql_graphql_operation_duration_seconds";
 /// Events handed to a sink by `sink` (`in_process`, `centrifugo`).
 pub const EVENTS_PUBLISHED: &str = "chatgql_events_published_total";
-/// Rows waiting in the outbox.
+/// Rows in the outbox: events not yet published, plus on SQLite published rows the deleter
+/// has not removed yet (it runs at most every 50 ms).
 pub const OUTBOX_BACKLOG: &str = "chatgql_outbox_backlog";
 /// Age of the oldest outbox row, seconds (0 when empty).
 pub const OUTBOX_OLDEST_SECONDS: &str = "chatgql_outbox_oldest_age_seconds";
