@@ -5,7 +5,7 @@
 #
 #   in-process (default)  chatgql serves realtime itself (graphql-ws `myEvents`).
 #   centrifugo            a real Centrifugo (binary from scripts/centrifugo.sh) runs on a free
-#                         port, configured by environment variables only, and chatgql publishes
+#                         port with the repository's centrifugo.json, and chatgql publishes
 #                         to it; the browser client must then run in CENTRIFUGO mode.
 #
 # Starts chatgql (debug build) on a free port over a fresh SQLite file, serving web/dist, runs
@@ -14,6 +14,7 @@
 # web/e2e-artifacts/centrifugo/ (centrifugo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$PWD"
 
 mode="${1:-in-process}"
 case "$mode" in
@@ -74,16 +75,9 @@ server_env=()
 if [[ $mode == centrifugo ]]; then
   cf_api_key="e2e-api-key-$RANDOM$RANDOM"
   cf_token_secret="e2e-token-secret-$RANDOM$RANDOM-$RANDOM$RANDOM"
-  namespaces='[
-    {"name": "personal", "allow_user_limited_channels": true,
-     "history_size": 100, "history_ttl": "600s", "force_recovery": true},
-    {"name": "room", "presence": true, "join_leave": true, "force_push_join_leave": true,
-     "history_size": 100, "history_ttl": "600s", "force_recovery": true,
-     "allow_presence_for_subscriber": true, "allow_history_for_subscriber": true}
-  ]'
-  # Run in the scratch directory so no stray config.json is picked up: env vars only.
-  # Centrifugo v6 reads a list of strings from the environment as space-separated words (a JSON
-  # array would become one literal origin); namespaces, being objects, are read as JSON.
+  # The repository's centrifugo.json (the namespaces users run), with address, port, secrets and
+  # allowed origin overridden by the environment. Centrifugo v6 reads a list of strings from the
+  # environment as space-separated words (a JSON array would become one literal origin).
   (
     cd "$data"
     exec env "${unset_centrifugo[@]}" \
@@ -94,8 +88,7 @@ if [[ $mode == centrifugo ]]; then
       CENTRIFUGO_HEALTH_ENABLED=true \
       CENTRIFUGO_USAGE_STATS_DISABLED=true \
       CENTRIFUGO_CLIENT_ALLOWED_ORIGINS="$origin" \
-      CENTRIFUGO_CHANNEL_NAMESPACES="$namespaces" \
-      "$cf_bin" >"$data/centrifugo.log" 2>&1
+      "$cf_bin" -c "$repo/centrifugo.json" >"$data/centrifugo.log" 2>&1
   ) &
   cf=$!
   cf_url="http://127.0.0.1:$cf_port"

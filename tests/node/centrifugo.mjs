@@ -1,32 +1,16 @@
-// Starts a real Centrifugo server (binary from CENTRIFUGO_BIN) on a free port, configured purely
-// by environment variables, and waits for its /health endpoint.
+// Starts a real Centrifugo server (binary from CENTRIFUGO_BIN) on a free port with the
+// repository's centrifugo.json, and waits for its /health endpoint.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+
+import { freePort } from './server.mjs';
 
 export const API_KEY = 'node-interop-centrifugo-api-key';
 export const TOKEN_SECRET = 'node-interop-centrifugo-token-secret-0123456789';
 
-// The namespaces chatgql relies on (the same options as the repository's centrifugo.json).
-const NAMESPACES = [
-  {
-    name: 'personal',
-    allow_user_limited_channels: true,
-    history_size: 100,
-    history_ttl: '600s',
-    force_recovery: true,
-  },
-  {
-    name: 'room',
-    presence: true,
-    join_leave: true,
-    force_push_join_leave: true,
-    history_size: 100,
-    history_ttl: '600s',
-    force_recovery: true,
-    allow_presence_for_subscriber: true,
-    allow_history_for_subscriber: true,
-  },
-];
+// The repository's centrifugo.json (the namespaces users run); address, port and secrets are
+// overridden by the environment below.
+const CONFIG = resolve(import.meta.dirname, '../../centrifugo.json');
 
 /**
  * Where the Centrifugo binary is, or why there is none. Without CENTRIFUGO_BIN a test is skipped
@@ -38,17 +22,6 @@ export function centrifugoBin() {
   const why = 'CENTRIFUGO_BIN is not set (point it at a Centrifugo v6 binary, e.g. "$(scripts/centrifugo.sh)")';
   if (process.env.CI) throw new Error(`${why}; it is required under CI`);
   return { skip: why };
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
 }
 
 export async function startCentrifugo(bin, { timeoutMs = 15000 } = {}) {
@@ -64,9 +37,8 @@ export async function startCentrifugo(bin, { timeoutMs = 15000 } = {}) {
     CENTRIFUGO_HEALTH_ENABLED: 'true',
     CENTRIFUGO_USAGE_STATS_DISABLED: 'true',
     CENTRIFUGO_LOG_LEVEL: 'warn',
-    CENTRIFUGO_CHANNEL_NAMESPACES: JSON.stringify(NAMESPACES),
   });
-  const child = spawn(bin, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(bin, ['-c', CONFIG], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   let spawnError;
   child.once('error', (e) => {
     spawnError = e;

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 
 const BIN = process.env.CHATGQL_BIN ?? resolve(import.meta.dirname, '../../target/debug/chatgql');
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.once('error', fail);

@@ -254,7 +254,7 @@ async fn measure(
     }))
 }
 
-/// A Centrifugo server started from `CENTRIFUGO_BIN`, configured by environment only.
+/// A Centrifugo server started from `CENTRIFUGO_BIN` with the repository's configuration.
 pub struct CentrifugoChild {
     child: Child,
     port: u16,
@@ -262,14 +262,6 @@ pub struct CentrifugoChild {
 
 const CF_SECRET: &str = "bench-hmac-secret-0123456789abcdef";
 const CF_KEY: &str = "bench-api-key";
-const CF_NAMESPACES: &str = r#"[
-  {"name": "personal", "allow_user_limited_channels": true,
-   "history_size": 100, "history_ttl": "600s", "force_recovery": true},
-  {"name": "room", "presence": true, "join_leave": true, "force_push_join_leave": true,
-   "history_size": 100, "history_ttl": "600s", "force_recovery": true,
-   "allow_presence_for_subscriber": true, "allow_history_for_subscriber": true}
-]"#;
-
 impl CentrifugoChild {
     /// Starts `bin` on a free loopback port and waits for `/health`.
     pub async fn start(bin: &str) -> anyhow::Result<Self> {
@@ -277,6 +269,10 @@ impl CentrifugoChild {
             .local_addr()?
             .port();
         let mut cmd = Command::new(bin);
+        // The repository's centrifugo.json (the namespaces users run), with address, port and
+        // secrets overridden below; nothing CENTRIFUGO_* from the caller's environment.
+        cmd.arg("-c")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../centrifugo.json"));
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("CENTRIFUGO_") {
                 cmd.env_remove(key);
@@ -290,7 +286,6 @@ impl CentrifugoChild {
             .env("CENTRIFUGO_HEALTH_ENABLED", "true")
             .env("CENTRIFUGO_USAGE_STATS_DISABLED", "true")
             .env("CENTRIFUGO_LOG_LEVEL", "error")
-            .env("CENTRIFUGO_CHANNEL_NAMESPACES", CF_NAMESPACES)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

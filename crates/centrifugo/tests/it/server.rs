@@ -1,4 +1,5 @@
-//! Starts a real Centrifugo per test, configured by environment variables only.
+//! Starts a real Centrifugo per test with the repository's centrifugo.json, overriding its
+//! address, port and secrets through environment variables.
 //! Shared with the server's integration tests (`tests/api`), which include this file.
 #![allow(dead_code)]
 
@@ -13,13 +14,15 @@ use centrifugo::ApiClient;
 pub const SECRET: &str = "test-hmac-secret-0123456789abcdef";
 pub const API_KEY: &str = "test-api-key";
 
-const NAMESPACES: &str = r#"[
-  {"name": "personal", "allow_user_limited_channels": true,
-   "history_size": 100, "history_ttl": "600s", "force_recovery": true},
-  {"name": "room", "presence": true, "join_leave": true, "force_push_join_leave": true,
-   "history_size": 100, "history_ttl": "600s", "force_recovery": true,
-   "allow_presence_for_subscriber": true, "allow_history_for_subscriber": true}
-]"#;
+/// The repository's `centrifugo.json` (namespaces and options users run); the settings below
+/// override its address, port and secrets.
+pub fn shipped_config() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("centrifugo.json"))
+        .find(|path| path.is_file())
+        .expect("centrifugo.json in the repository root")
+}
 
 /// A running Centrifugo, killed on drop.
 pub struct Centrifugo {
@@ -84,7 +87,7 @@ impl Centrifugo {
         let log_file = File::create(&log).map_err(|e| format!("log file: {e}"))?;
         let log_err = log_file.try_clone().map_err(|e| format!("log file: {e}"))?;
         let mut command = Command::new(bin);
-        // Only the settings below: nothing from the caller's environment leaks in.
+        // The shipped file plus the settings below: nothing from the caller's environment.
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("CENTRIFUGO_") {
                 command.env_remove(key);
@@ -92,13 +95,14 @@ impl Centrifugo {
         }
         command
             .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .arg("-c")
+            .arg(shipped_config())
             .env("CENTRIFUGO_HTTP_SERVER_ADDRESS", "127.0.0.1")
             .env("CENTRIFUGO_HTTP_SERVER_PORT", port.to_string())
             .env("CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY", SECRET)
             .env("CENTRIFUGO_HTTP_API_KEY", API_KEY)
             .env("CENTRIFUGO_HEALTH_ENABLED", "true")
             .env("CENTRIFUGO_USAGE_STATS_DISABLED", "true")
-            .env("CENTRIFUGO_CHANNEL_NAMESPACES", NAMESPACES)
             .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file))
