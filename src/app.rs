@@ -54,7 +54,7 @@ pub struct App {
     router: Router,
     state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
-    relay: JoinHandle<()>,
+    relay: Option<JoinHandle<()>>,
 }
 
 /// Connects the database, applies migrations, binds the listener and starts the relay.
@@ -67,11 +67,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let realtime = Realtime::new(db.clone(), config.centrifugo.clone())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let relay = if config.run_relay {
-        tokio::spawn(relay::run(db.clone(), realtime.sink(), shutdown_rx))
-    } else {
-        tokio::spawn(async {})
-    };
+    let relay = config
+        .run_relay
+        .then(|| tokio::spawn(relay::run(db.clone(), realtime.sink(), shutdown_rx)));
     let state = Arc::new(AppState {
         auth: Auth::new(config.jwt_key(), config.access_ttl, config.refresh_ttl),
         db,
@@ -139,9 +137,10 @@ impl App {
             .await
             .context("server error")?;
         drop(closing);
-        if tokio::time::timeout(Duration::from_secs(10), relay)
-            .await
-            .is_err()
+        if let Some(relay) = relay
+            && tokio::time::timeout(Duration::from_secs(10), relay)
+                .await
+                .is_err()
         {
             tracing::warn!("outbox relay did not stop within 10 s");
         }

@@ -132,14 +132,8 @@ impl Centrifugo {
             };
             let key = idempotency_key(p);
             let room_id = p.event.room_id();
-            let mut channels = vec![room_channel(room_id)];
             let room_members = members.get(&room_id).map(Vec::as_slice).unwrap_or_default();
-            channels.extend(room_members.iter().map(|u| personal_channel(*u)));
-            if let Some((user, false)) = p.event.member_change() {
-                // The one who left still hears of it on their own channel.
-                channels.push(personal_channel(user));
-            }
-            for channel in channels {
+            for channel in channels_of(&p.event, room_members) {
                 commands.push(PublishCommand {
                     channel,
                     data: data.clone(),
@@ -175,35 +169,22 @@ impl Centrifugo {
         }
     }
 
-    /// Publishes one event; `ephemeral` events (typing) are kept out of history.
-    pub async fn publish_one(
-        &self,
-        event: &RoomEvent,
-        idempotency_key: Option<&str>,
-        ephemeral: bool,
-    ) -> anyhow::Result<()> {
+    /// Publishes an ephemeral event (typing) to the same channels, kept out of history.
+    pub async fn publish_ephemeral(&self, event: &RoomEvent) -> anyhow::Result<()> {
         let data = serde_json::to_value(event)?;
         let room_id = event.room_id();
-        self.api
-            .publish(&room_channel(room_id), &data, idempotency_key, ephemeral)
-            .await
-            .map_err(|e| anyhow::anyhow!("publish to room:{room_id}: {e}"))?;
-        let mut members = rooms::member_ids(&self.db, room_id)
+        let members = rooms::member_ids(&self.db, room_id)
             .await
             .map_err(|e| anyhow::anyhow!("members of room {room_id}: {e:?}"))?;
-        if let Some((user, false)) = event.member_change() {
-            // The one who left still hears of it on their own channel.
-            members.push(user);
-        }
-        let channels: Vec<String> = members.into_iter().map(personal_channel).collect();
+        let channels = channels_of(event, &members);
         for chunk in channels.chunks(BROADCAST_CHUNK) {
             let replies = self
                 .api
-                .broadcast(chunk, &data, idempotency_key, ephemeral)
+                .broadcast(chunk, &data, None, true)
                 .await
-                .map_err(|e| anyhow::anyhow!("broadcast to personal channels: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("broadcast to {}: {e}", chunk[0]))?;
             if let Some(Err(e)) = replies.into_iter().find(|r| r.is_err()) {
-                anyhow::bail!("broadcast to a personal channel: {e}");
+                anyhow::bail!("broadcast of an ephemeral event: {e}");
             }
         }
         Ok(())
@@ -282,4 +263,16 @@ impl Centrifugo {
             }
         });
     }
+}
+
+/// Where an event goes: its room channel and every member's personal channel; a member who
+/// left still hears of it on their own channel.
+fn channels_of(event: &RoomEvent, members: &[i64]) -> Vec<String> {
+    let mut channels = Vec::with_capacity(members.len() + 2);
+    channels.push(room_channel(event.room_id()));
+    channels.extend(members.iter().map(|u| personal_channel(*u)));
+    if let Some((user, false)) = event.member_change() {
+        channels.push(personal_channel(user));
+    }
+    channels
 }

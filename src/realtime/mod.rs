@@ -168,7 +168,7 @@ impl Realtime {
             return false;
         }
         match &self.centrifugo {
-            Some(c) => match c.publish_one(&event, None, true).await {
+            Some(c) => match c.publish_ephemeral(&event).await {
                 Ok(()) => true,
                 Err(error) => {
                     // Typing is best effort: an outage never fails the mutation.

@@ -241,20 +241,15 @@ struct Round {
 /// Publishes `rows` (in id order) until the first failure.
 async fn publish_rows(rows: Vec<outbox::Model>, sink: &Sink) -> Round {
     let mut pending = Vec::with_capacity(rows.len());
-    // Position in `rows` of each entry of `pending`, to find the handled prefix.
-    let mut index = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
-    for (i, row) in rows.into_iter().enumerate() {
+    for row in rows {
         ids.push(row.id);
         match serde_json::from_str::<RoomEvent>(&row.payload) {
-            Ok(event) => {
-                index.push(i);
-                pending.push(Pending {
-                    id: row.id,
-                    event,
-                    payload: row.payload,
-                });
-            }
+            Ok(event) => pending.push(Pending {
+                id: row.id,
+                event,
+                payload: row.payload,
+            }),
             Err(err) => {
                 // Unreadable rows cannot be fixed by retrying: log and drop them.
                 tracing::error!(outbox_id = row.id, error = %err, "dropping unreadable outbox row");
@@ -271,8 +266,9 @@ async fn publish_rows(rows: Vec<outbox::Model>, sink: &Sink) -> Round {
     metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "sink" => sink.name())
         .increment(published.count as u64);
     // Handled: every row before the first unpublished event.
-    let handled = index.get(published.count).copied().unwrap_or(ids.len());
-    ids.truncate(handled);
+    if let Some(first_unpublished) = pending.get(published.count) {
+        ids.retain(|id| *id < first_unpublished.id);
+    }
     Round {
         done: ids,
         error: published.error,
