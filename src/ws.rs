@@ -101,8 +101,9 @@ pub async fn serve(
                                 Message::Text(text.into())
                             }
                         }
-                        // A refused connection_init: the contract's code is 4401.
-                        WsMessage::Close(1002, reason) if !acked => close(4401, &reason),
+                        // A refused connection_init (1002), or a subscribe before the
+                        // handshake completed (1011): both are 4401 in the protocol.
+                        WsMessage::Close(1002 | 1011, reason) if !acked => close(4401, &reason),
                         WsMessage::Close(code, reason) => close(code, &reason),
                     };
                     stop |= matches!(out, Message::Close(_));

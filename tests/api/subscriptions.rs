@@ -249,7 +249,10 @@ async fn bad_or_missing_tokens_close_4401() {
     // A subscribe before any init is refused too.
     let mut c = WsClient::connect(&app.ws_url(), "graphql-transport-ws").await;
     c.subscribe("1", ROOM_EVENTS, json!({"r": "1"})).await;
-    assert!(matches!(c.recv().await, Incoming::Closed(_, _)));
+    match c.recv().await {
+        Incoming::Closed(code, _) => assert_eq!(code, 4401),
+        other => panic!("expected close 4401, got {other:?}"),
+    }
 }
 
 #[tokio::test]
