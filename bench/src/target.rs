@@ -248,6 +248,32 @@ impl Server {
         }
     }
 
+    /// Waits until the server reports at least `n` live subscriptions on `/metrics`.
+    pub async fn wait_subscriptions(&self, n: usize, limit: Duration) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + limit;
+        let gauge = format!("{} ", chatgql::metrics::SUBSCRIPTIONS);
+        let mut live = 0.0;
+        loop {
+            if let Ok(r) = http.get(format!("{}/metrics", self.base)).send().await
+                && let Ok(text) = r.text().await
+            {
+                live = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&gauge))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                if live >= n as f64 {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{live} of {n} subscriptions live after {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

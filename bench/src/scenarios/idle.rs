@@ -90,7 +90,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     }
     let room = api.room(&users[0], "idle", &users[1..]).await?;
     let n = ctx.args.idle;
-    // Settle the allocator with one full open/close cycle of a few connections first.
+    // Let the server go quiet after user and room setup before the baseline reading.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss();
 
@@ -143,8 +143,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
             }
         }
     }
-    // Let every subscription reach the hub, then measure while idle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Measure once every subscription is live on the server.
+    server
+        .wait_subscriptions(senders.len(), Duration::from_secs(60))
+        .await?;
     let idle = rss();
     // Correctness: every idle subscription is live and gets exactly one message.
     api.send(&users[0].token, &room, "ping-all").await?;

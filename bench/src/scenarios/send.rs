@@ -115,8 +115,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
                     }
                 }))
             };
-            // Let the subscriptions start (their replay is empty).
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // No wait for the subscriptions: `after: "0"` replays whatever they did not see live.
 
             let start = Instant::now();
             let deadline = start + duration;

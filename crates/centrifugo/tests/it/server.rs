@@ -139,7 +139,8 @@ impl Centrifugo {
                     self.log_text()
                 ));
             }
-            tokio::task::yield_now().await;
+            // Poll interval while it starts; the loop ends on the answer or the deadline.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
