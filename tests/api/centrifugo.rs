@@ -205,23 +205,25 @@ async fn a_subscriber_on_node_b_gets_what_node_a_commits() {
     let room = a.create_room(&alice, "two nodes").await;
     let mut c = WsClient::open(&b.ws_url(), &alice.token).await;
     c.subscribe("1", ROOM_EVENTS, json!({"r": room})).await;
-    // Live through Centrifugo: probe until the bridge has joined the room channel.
-    let mut first = None;
+    // Live through Centrifugo: probe until the bridge has joined the room channel, then read
+    // up to the last probe sent (they arrive in order), so none is left to be read later.
+    let mut seen = None;
+    let mut last_probe = String::new();
     for i in 0..40 {
-        let id = a.send(&alice, &room, &format!("probe{i}")).await;
+        last_probe = format!("probe{i}");
+        a.send(&alice, &room, &last_probe).await;
         if let Some(crate::ws_client::Incoming::Json(v)) =
             c.recv_within(Duration::from_millis(500)).await
         {
             assert!(v["payload"]["data"]["roomEvents"].is_object(), "{v}");
-            first = Some(id);
+            seen = Some(v["payload"]["data"]["roomEvents"]["message"]["content"].clone());
             break;
         }
     }
-    assert!(
-        first.is_some(),
-        "node B never received anything through Centrifugo"
-    );
-    while c.recv_within(Duration::from_millis(300)).await.is_some() {}
+    let mut seen = seen.expect("node B never received anything through Centrifugo");
+    while seen != last_probe.as_str() {
+        seen = c.next_data("1").await["roomEvents"]["message"]["content"].clone();
+    }
     for i in 0..100 {
         a.send(&alice, &room, &format!("n{i}")).await;
     }

@@ -475,17 +475,26 @@ async fn my_events_follows_joins_and_leaves() {
     app.join(&alice, &first).await;
     let mut c = WsClient::open(&app.ws_url(), &alice.token).await;
     c.subscribe("me", MY_EVENTS, json!({})).await;
-    // Wait until the subscription is live: probe until one arrives.
-    loop {
-        app.send(&bob, &first, "probe").await;
-        if let Some(Incoming::Json(v)) = c.recv_within(Duration::from_millis(500)).await
-            && v["payload"]["data"]["myEvents"]["message"]["content"] == "probe"
-        {
+    // Wait until the subscription is live: probe until one arrives, then read up to the last
+    // probe sent (one room: they arrive in order), so none is left to be read later.
+    let mut last_probe = String::new();
+    let mut seen = None;
+    for i in 0..20 {
+        last_probe = format!("probe-{i}");
+        app.send(&bob, &first, &last_probe).await;
+        if let Some(Incoming::Json(v)) = c.recv_within(Duration::from_millis(500)).await {
+            seen = Some(v["payload"]["data"]["myEvents"]["message"]["content"].clone());
             break;
         }
     }
-    // Drain any later probes.
-    while c.recv_within(Duration::from_millis(200)).await.is_some() {}
+    let mut seen = seen.expect("the subscription never became live");
+    while seen != last_probe.as_str() {
+        assert!(
+            seen.as_str().is_some_and(|s| s.starts_with("probe-")),
+            "{seen}"
+        );
+        seen = c.next_data("me").await["myEvents"]["message"]["content"].clone();
+    }
 
     let second = app.create_room(&bob, "second").await;
     app.join(&alice, &second).await;
@@ -566,7 +575,8 @@ async fn subscribers_are_told_when_the_transport_lost_events() {
     subscribe_live(&mut c, "room", &room).await;
     c.subscribe("mine", MY_EVENTS, json!({})).await;
     // Both live: a message reaches both subscriptions.
-    loop {
+    for attempt in 0.. {
+        assert!(attempt < 20, "the subscriptions never became live");
         let probe = app.send(&alice, &room, "probe").await;
         let mut got = HashSet::new();
         while let Some(Incoming::Json(v)) = c.recv_within(Duration::from_millis(500)).await {
