@@ -1,6 +1,9 @@
 //! Prometheus metrics: names in one place, the recorder installed once per process.
 
-use std::sync::OnceLock;
+use std::{
+    collections::HashSet,
+    sync::{Mutex, OnceLock},
+};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -68,16 +71,50 @@ impl Drop for GaugeGuard {
     }
 }
 
-/// A label value safe to export: client-chosen names are cut to 64 word characters.
+/// Most distinct operation names exported; later new names are counted as `other`, so
+/// clients cannot grow the exported series without bound.
+pub const MAX_OPERATION_LABELS: usize = 256;
+
+/// A label value safe to export: client-chosen names are cut to 64 word characters, and
+/// only the first [`MAX_OPERATION_LABELS`] distinct names get their own label.
 pub fn label(name: &str) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let clean: String = name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect();
-    if clean.is_empty() {
-        "anonymous".into()
+    let clean = if clean.is_empty() {
+        "anonymous".to_owned()
     } else {
         clean
+    };
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if seen.contains(&clean) || seen.len() < MAX_OPERATION_LABELS {
+        seen.insert(clean.clone());
+        clean
+    } else {
+        "other".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_labels_are_cleaned_and_capped() {
+        assert_eq!(label("Send Message!"), "SendMessage");
+        assert_eq!(label("   "), "anonymous");
+        for i in 0..MAX_OPERATION_LABELS {
+            label(&format!("op{i}"));
+        }
+        assert_eq!(label("oneTooMany"), "other");
+        // Names seen before the cap keep their own label.
+        assert_eq!(label("SendMessage"), "SendMessage");
+        assert_eq!(label("op7"), "op7");
     }
 }
