@@ -25,11 +25,20 @@ async fn healthz_and_readyz() {
 fn run(envs: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatgql"));
+    // Only the settings given: nothing of the caller's configuration leaks in.
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if ["CENTRIFUGO_", "CHATGQL_"]
+            .iter()
+            .any(|p| key_text.starts_with(p))
+            || key_text == "DATABASE_URL"
+            || key_text == "JWT_SECRET"
+        {
+            cmd.env_remove(&key);
+        }
+    }
     cmd.arg("serve")
         .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("JWT_SECRET")
-        .env_remove("CENTRIFUGO_URL")
         .env("CHATGQL_ADDR", "127.0.0.1:0");
     for (k, v) in envs {
         cmd.env(k, v);
