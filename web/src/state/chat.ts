@@ -457,7 +457,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 }
 
 /** Rooms the viewer belongs to, most recently active first. */
-export function myRooms(state: ChatState): RoomSummary[] {
+export function myRooms(state: Pick<ChatState, 'rooms'>): RoomSummary[] {
   return sortRooms(Object.values(state.rooms).filter((r) => r.isMember));
 }
 
@@ -467,18 +467,18 @@ export function sortRooms(rooms: RoomSummary[]): RoomSummary[] {
 }
 
 /** The rooms of the last search (server order), or null when the search box is empty. */
-export function searchResults(state: ChatState): RoomSummary[] | null {
+export function searchResults(state: Pick<ChatState, 'rooms' | 'search'>): RoomSummary[] | null {
   if (state.search.ids === null) return null;
   return state.search.ids.map((id) => state.rooms[id]).filter((r): r is RoomSummary => !!r);
 }
 
 /** Rooms to discover that the viewer has not joined. */
-export function discoverRooms(state: ChatState): RoomSummary[] {
+export function discoverRooms(state: Pick<ChatState, 'rooms' | 'discoverIds'>): RoomSummary[] {
   return state.discoverIds.map((id) => state.rooms[id]).filter((r): r is RoomSummary => !!r && !r.isMember);
 }
 
 /** Users typing in a room at `now`. */
-export function typingUsers(state: ChatState, roomId: string, now: number): User[] {
+export function typingUsers(state: Pick<ChatState, 'typing'>, roomId: string, now: number): User[] {
   const t = state.typing[roomId];
   if (!t) return [];
   return Object.values(t)

@@ -46,15 +46,17 @@ function ChatLayout({
   const me = useStore(ctl.store, (s) => s.me);
   const connection = useStore(ctl.store, (s) => s.connection);
   const notice = useStore(ctl.store, (s) => s.notice);
-  const rooms = useStore(ctl.store, (s) => s.rooms);
-
-  // The tab title shows the open room and how many messages wait unread elsewhere.
-  useEffect(() => {
+  // The tab title shows the open room and how many messages wait unread elsewhere. Selected
+  // as a string, so a new message re-renders this layout only when the title changes.
+  const title = useStore(ctl.store, (s) => {
     let unread = 0;
-    for (const r of Object.values(rooms)) if (r.isMember) unread += r.unread;
-    const name = roomId ? rooms[roomId]?.name : undefined;
-    document.title = `${unread ? `(${unread}) ` : ''}${name ? `${name} · ` : ''}chatgql`;
-  }, [rooms, roomId]);
+    for (const r of Object.values(s.rooms)) if (r.isMember) unread += r.unread;
+    const name = roomId ? s.rooms[roomId]?.name : undefined;
+    return `${unread ? `(${unread}) ` : ''}${name ? `${name} · ` : ''}chatgql`;
+  });
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
 
   return (
     <div className="chat" data-view={roomId ? 'room' : 'list'}>

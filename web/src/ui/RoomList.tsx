@@ -1,6 +1,6 @@
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import { describeError, type ChatController } from '../app/controller';
-import { sortRooms, type RoomSummary } from '../state/chat';
+import { discoverRooms, myRooms, searchResults, type RoomSummary } from '../state/chat';
 import { useStore } from './hooks';
 import { plural } from './format';
 
@@ -28,15 +28,9 @@ export function RoomList({
     if (debounce.current) clearTimeout(debounce.current);
   }, []);
 
-  const mine = useMemo(() => sortRooms(Object.values(rooms).filter((r) => r.isMember)), [rooms]);
-  const others = useMemo(
-    () => discoverIds.map((rid) => rooms[rid]).filter((r): r is RoomSummary => !!r && !r.isMember),
-    [rooms, discoverIds],
-  );
-  const results = useMemo(
-    () => (search.ids ? search.ids.map((rid) => rooms[rid]).filter((r): r is RoomSummary => !!r) : null),
-    [rooms, search.ids],
-  );
+  const mine = useMemo(() => myRooms({ rooms }), [rooms]);
+  const others = useMemo(() => discoverRooms({ rooms, discoverIds }), [rooms, discoverIds]);
+  const results = useMemo(() => searchResults({ rooms, search }), [rooms, search]);
 
   function onSearch(value: string) {
     setQuery(value);

@@ -1,6 +1,6 @@
 import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { describeError, type ChatController } from '../app/controller';
-import type { ChatMessage } from '../state/chat';
+import { typingUsers, type ChatMessage } from '../state/chat';
 import { useNow, useStore } from './hooks';
 import { formatTime, plural, typingText } from './format';
 
@@ -206,14 +206,8 @@ function TypingIndicator({ ctl, roomId }: { ctl: ChatController; roomId: string 
   const active = !!typing && Object.keys(typing).length > 0;
   const now = useNow(active, 250);
   const names = useMemo(
-    () =>
-      typing
-        ? Object.values(typing)
-            .filter((e) => e.until > now)
-            .map((e) => e.user.username)
-            .sort()
-        : [],
-    [typing, now],
+    () => (typing ? typingUsers({ typing: { [roomId]: typing } }, roomId, now).map((u) => u.username) : []),
+    [typing, roomId, now],
   );
   useEffect(() => {
     if (active && typing && Object.values(typing).some((e) => e.until <= now)) {
